@@ -1,0 +1,302 @@
+"""brandkit's command line: thin commands over workflow.py, one error boundary in main().
+
+Exit codes: 0 ok, 1 invalid manifest / failed jobs / stale / over budget, 2 usage,
+3 internal error (one line + a log file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import BrandkitError, ManifestError
+from .project import Project
+
+
+class Context:
+    def __init__(self, directory: str, manifest: str):
+        self.project = Project.at(directory, manifest)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="brandkit")
+@click.option(
+    "-C",
+    "directory",
+    default=".",
+    metavar="DIR",
+    show_default=True,
+    help="Run as if started in DIR.",
+)
+@click.option(
+    "-f",
+    "manifest",
+    default="brandkit.yaml",
+    metavar="FILE",
+    show_default=True,
+    help="The manifest, relative to DIR.",
+)
+@click.pass_context
+def cli(ctx: click.Context, directory: str, manifest: str) -> None:
+    """make for AI-generated brand assets."""
+    ctx.obj = Context(directory, manifest)
+
+
+def _load(c: Context, provider: str | None = None, max_jobs: int | None = None):
+    from .expand import DEFAULT_MAX_JOBS
+    from .workflow import load
+
+    return load(c.project, provider=provider, max_jobs=max_jobs or DEFAULT_MAX_JOBS)
+
+
+provider_option = click.option(
+    "--provider", metavar="NAME", help="Use this provider for every asset."
+)
+only_option = click.option(
+    "--only", metavar="GLOB", help="Only assets (or output paths) matching GLOB."
+)
+max_jobs_option = click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Refuse manifests that expand to more outputs (100000).",
+)
+
+
+@cli.command()
+@pass_ctx
+def validate(c: Context) -> None:
+    """Check the manifest: YAML, schema and templates; every error at once."""
+    loaded = _load(c)
+    outputs = sum(len(j.outputs) for j in loaded.jobs)
+    click.echo(
+        f"{c.project.display}: ok ({len(loaded.manifest.assets)} assets, "
+        f"{len(loaded.jobs)} generations, {outputs} outputs)"
+    )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--force", is_flag=True, help="Plan as if nothing were cached.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list up-to-date jobs and outputs.")
+@only_option
+@provider_option
+@max_jobs_option
+@pass_ctx
+def plan(
+    c: Context,
+    as_json: bool,
+    force: bool,
+    verbose: bool,
+    only: str | None,
+    provider: str | None,
+    max_jobs: int | None,
+) -> None:
+    """Show what build would do, per job, with why and the estimated cost."""
+    from . import report, workflow
+
+    loaded = _load(c, provider, max_jobs)
+    with workflow.open_cache(c.project) as cache:
+        the_plan = workflow.plan(loaded, cache, force=force, only=only)
+    if as_json:
+        report.print_plan_json(the_plan)
+    else:
+        report.print_plan(the_plan, verbose=verbose)
+
+
+@cli.command()
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1, max=256),
+    metavar="N",
+    help="Generations at once (default: per provider).",
+)
+@only_option
+@click.option("--force", is_flag=True, help="Regenerate even what is cached (costs money).")
+@click.option("--keep-going", is_flag=True, help="Go on with other jobs after a failure.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Refuse to start when the estimate is over USD.",
+)
+@provider_option
+@click.option("--dry-run", is_flag=True, help="Plan only; generate and write nothing.")
+@max_jobs_option
+@pass_ctx
+def build(
+    c: Context,
+    jobs: int | None,
+    only: str | None,
+    force: bool,
+    keep_going: bool,
+    max_cost: float | None,
+    provider: str | None,
+    dry_run: bool,
+    max_jobs: int | None,
+) -> None:
+    """Generate what changed, cut every size and format, publish a new version."""
+    from . import report, workflow
+
+    loaded = _load(c, provider, max_jobs)
+    with workflow.open_cache(c.project) as cache:
+        the_plan = workflow.plan(loaded, cache, force=force, only=only)
+        if dry_run:
+            report.print_plan(the_plan)
+            return
+        progress = report.Progress(the_plan.jobs)
+        try:
+            result = workflow.build(
+                loaded,
+                cache,
+                the_plan,
+                jobs=jobs,
+                keep_going=keep_going,
+                max_cost=max_cost,
+                progress=progress,
+            )
+        finally:
+            progress.close()
+    for failure in result.outcome.failures:
+        click.echo(
+            f"failed: {failure.job.job.asset} ({failure.job.job.provider}): {failure.message}",
+            err=True,
+        )
+    click.echo(report.build_summary(result))
+    if result.outcome.failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Exit 1 when dist/latest is stale.")
+@provider_option
+@pass_ctx
+def status(c: Context, check: bool, provider: str | None) -> None:
+    """Is dist/latest current for the manifest?"""
+    from . import workflow
+
+    result = workflow.status(_load(c, provider))
+    if result.current:
+        click.echo(f"up to date: dist/{c.project.latest_version()}")
+        return
+    shown = result.reasons[:20]
+    for reason in shown:
+        click.echo(f"  {reason}")
+    if len(result.reasons) > len(shown):
+        click.echo(f"  ... and {len(result.reasons) - len(shown)} more")
+    click.echo(f"stale: {len(result.reasons)} difference(s); run brandkit build")
+    if check:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_ctx
+def versions(c: Context) -> None:
+    """List the published versions."""
+    from .history import versions as list_versions
+
+    rows = list_versions(c.project)
+    if not rows:
+        click.echo("no versions yet (run brandkit build)")
+    for v in rows:
+        mark = "  <- latest" if v.latest else ""
+        click.echo(f"{v.name}  {v.created or '?':<20}  {v.outputs:>5} outputs{mark}")
+
+
+@cli.command()
+@click.argument("a", required=False)
+@click.argument("b", required=False)
+@pass_ctx
+def diff(c: Context, a: str | None, b: str | None) -> None:
+    """What was added, changed or removed between two versions (default: the last two)."""
+    from .history import diff as diff_versions
+
+    if a is not None and b is None:
+        a, b = a, "latest"
+    d = diff_versions(c.project, a, b)
+    click.echo(
+        f"{d.a} -> {d.b}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
+    )
+    for sign, paths in (("+", d.added), ("~", d.changed), ("-", d.removed)):
+        for path in paths:
+            click.echo(f"{sign} {path}")
+
+
+@cli.command()
+@click.option(
+    "--keep",
+    type=int,
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Versions to keep (the latest is always kept).",
+)
+@pass_ctx
+def gc(c: Context, keep: int) -> None:
+    """Prune old versions and cache blobs that nothing references."""
+    from . import workflow
+    from .history import gc as collect
+
+    loaded = _load(c)
+    with workflow.open_cache(c.project) as cache:
+        result = collect(c.project, cache, loaded.jobs, keep)
+    click.echo(
+        f"removed {len(result.removed_versions)} version(s), {result.removed_blobs} "
+        f"cache blob(s), freed {result.freed_bytes / 1e6:.1f} MB"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The one boundary where errors become messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="brandkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except ManifestError as exc:
+        click.echo(str(exc), err=True)
+        n = len(exc.problems)
+        click.echo(f"{n} error{'s' if n != 1 else ''} in the manifest", err=True)
+        return exc.exit_code
+    except BrandkitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished images are cached; rerun to resume", err=True)
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # a bug in brandkit: one line for the user, the trace in a log
+        log = _crash_log(exc)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (details in {log}); please report it",
+            err=True,
+        )
+        return 3
+    return 0
+
+
+def _crash_log(exc: BaseException) -> Path:
+    import tempfile
+    import traceback
+
+    fd, name = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
+    with open(fd, "w") as f:
+        traceback.print_exception(exc, file=f)
+    return Path(name)
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Derive stage: cut exact output sizes and formats from one master image.
+
+`derive` crops the master to the target aspect (centred, no letterboxing), resizes it
+with Lanczos to exactly the target size and encodes it with fixed settings and no
+metadata, so identical inputs always give byte-identical outputs. `image_size` and
+`sniff_format` inspect encoded images without decoding their pixels.
+
+Pillow's decompression-bomb protection stays on: masters are expected to be at most
+3072x3072 pixels.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageOps
+
+FORMATS = ("png", "jpg", "webp", "ico")
+ICO_MIN_SIZE = 16
+ICO_MAX_SIZE = 256
+JPEG_QUALITY = 92
+WEBP_QUALITY = 90
+WEBP_METHOD = 4
+PNG_COMPRESS_LEVEL = 6
+JPEG_BACKGROUND = (255, 255, 255)
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_ICO_MAGIC = b"\x00\x00\x01\x00"
+
+CropBox = tuple[float, float, float, float]
+
+
+def derive(master: bytes, width: int, height: int, fmt: str) -> bytes:
+    """Crop `master` to fill width x height, resize it to exactly that, encode as `fmt`.
+
+    Raises ValueError for an unsupported format, non-positive sizes, or an ico that
+    is not square and between 16 and 256 pixels. Undecodable masters raise Pillow's
+    `UnidentifiedImageError` (an `OSError`).
+    """
+    _check_target(width, height, fmt)
+    image = _open_master(master)
+    fitted = image.resize(
+        (width, height), Image.Resampling.LANCZOS, box=fill_box(image.size, (width, height))
+    )
+    fitted.info = {}  # never carry the master's metadata (exif, icc, text, dpi)
+    return _encode(fitted, fmt)
+
+
+def fill_box(source: tuple[int, int], target: tuple[int, int]) -> CropBox:
+    """The centred region of `source` with the aspect ratio of `target`."""
+    src_w, src_h = source
+    dst_w, dst_h = target
+    if src_w * dst_h > dst_w * src_h:  # source is wider: trim left and right
+        crop_w = src_h * dst_w / dst_h
+        left = (src_w - crop_w) / 2
+        return (left, 0.0, left + crop_w, float(src_h))
+    crop_h = src_w * dst_h / dst_w  # source is taller (or equal): trim top and bottom
+    top = (src_h - crop_h) / 2
+    return (0.0, top, float(src_w), top + crop_h)
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of an encoded image, read from its header."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format named by the leading magic bytes ("png", "jpg", "webp", "ico"), else None."""
+    head = bytes(data[:12])
+    if head.startswith(_PNG_MAGIC):
+        return "png"
+    if head.startswith(_JPEG_MAGIC):
+        return "jpg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(_ICO_MAGIC):
+        return "ico"
+    return None
+
+
+def _check_target(width: int, height: int, fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"unsupported output format {fmt!r}; expected one of {FORMATS}")
+    if width <= 0 or height <= 0:
+        raise ValueError(f"output size must be positive, got {width}x{height}")
+    if fmt == "ico" and (width != height or not ICO_MIN_SIZE <= width <= ICO_MAX_SIZE):
+        raise ValueError(
+            f"ico outputs must be square and {ICO_MIN_SIZE}..{ICO_MAX_SIZE} px, "
+            f"got {width}x{height}"
+        )
+
+
+def _open_master(master: bytes) -> Image.Image:
+    """Decode the master upright, as RGBA when it has transparency, else RGB."""
+    with Image.open(io.BytesIO(master)) as opened:
+        image = ImageOps.exif_transpose(opened)
+        mode = "RGBA" if _has_alpha(image) else "RGB"
+        return image.convert(mode)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "jpg":
+        _flatten(image).save(
+            buffer, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False
+        )
+    elif fmt == "webp":
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
+    elif fmt == "png":
+        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    else:
+        image.save(buffer, "ICO", sizes=[image.size])
+    return buffer.getvalue()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB with any transparency composited onto white."""
+    if image.mode != "RGBA":
+        return image.convert("RGB")
+    flat = Image.new("RGB", image.size, JPEG_BACKGROUND)
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat

@@ -1,0 +1,381 @@
+"""expand: Manifest -> [Job], through sandboxed Jinja.
+
+One Job per asset x matrix combination x native generation size. Templates run in a
+`SandboxedEnvironment` with `StrictUndefined`, an explicit filter list, no loader (so no
+`include`/`import`/`extends` of files) and bounded string/list arithmetic. Output paths
+are checked so they can never leave the version folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import posixpath
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import ManifestError, Problem
+from .jobs import GenerationSpec, Job, OutputTarget
+from .keys import content_key
+from .load import PathT, readable_path
+from .manifest import Asset, Manifest, hex_color
+from .models import native_size, nearest_ratio
+from .providers import get_provider
+
+MAX_PROMPT = 10_000
+DEFAULT_MAX_JOBS = 100_000
+_RESERVED = {"index.json", "index.html"}
+
+
+def slug(value: Any) -> str:
+    """`Pour-Over Kit!` -> `pour-over-kit`: ASCII, lowercase, safe in a file name."""
+    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
+    return text or "x"
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, plus bounds on `*` and `**` so a template cannot exhaust memory."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
+            raise jinja2.sandbox.SecurityError("exponent too large")
+        if operator == "*":
+            sized = isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple)
+            count = right if isinstance(right, int) else left if isinstance(left, int) else 0
+            if sized and count > MAX_PROMPT:
+                raise jinja2.sandbox.SecurityError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_SAFE_FILTERS = (
+    "abs",
+    "capitalize",
+    "default",
+    "d",
+    "first",
+    "float",
+    "int",
+    "join",
+    "last",
+    "length",
+    "lower",
+    "replace",
+    "round",
+    "string",
+    "title",
+    "trim",
+    "truncate",
+    "upper",
+    "wordcount",
+    "list",
+    "sort",
+    "unique",
+    "min",
+    "max",
+    "reverse",
+    "center",
+    "indent",
+    "format",
+)
+
+
+def make_environment() -> SandboxedEnvironment:
+    env = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
+    env.filters["slug"] = slug
+    env.globals = {"range": env.globals["range"]}
+    env.tests = dict(env.tests)
+    return env
+
+
+@dataclass
+class _Template:
+    template: jinja2.Template | None
+    path: PathT
+
+
+class Expander:
+    """Compiles each template once, renders per combination, collects every problem."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        provider_override: str | None = None,
+        model_override: str | None = None,
+        max_jobs: int = DEFAULT_MAX_JOBS,
+    ):
+        self.manifest = manifest
+        self.env = make_environment()
+        self.problems: list[Problem] = []
+        self.provider_override = provider_override
+        self.model_override = model_override
+        self.max_jobs = max_jobs
+        self._compiled: dict[tuple[PathT, str], _Template] = {}
+        self._paths: dict[str, str] = {}
+
+    # -- problems ----------------------------------------------------------------------------
+    def problem(self, path: PathT, message: str, *, key: bool = False) -> None:
+        doc = self.manifest.doc
+        assert doc is not None
+        self.problems.append(Problem(doc.locate(path, key=key), readable_path(path), message))
+
+    # -- templates ---------------------------------------------------------------------------
+    def compile(self, source: str, path: PathT) -> _Template:
+        cache_key = (path, source)
+        if cache_key in self._compiled:
+            return self._compiled[cache_key]
+        result = _Template(None, path)
+        try:
+            ast = self.env.parse(source)
+            forbidden = next(
+                iter(ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))),
+                None,
+            )
+            if forbidden is not None:
+                tag = type(forbidden).__name__.lower().replace("fromimport", "from-import")
+                self.problem(
+                    path,
+                    f"`{tag}` is not allowed in templates: a template can "
+                    "only use the manifest's own values",
+                )
+            else:
+                result.template = self.env.from_string(source)
+        except jinja2.TemplateSyntaxError as exc:
+            self.problem(
+                path, f"template syntax error{_line_hint(source, exc.lineno)}: {exc.message}"
+            )
+        self._compiled[cache_key] = result
+        return result
+
+    def render(self, tpl: _Template, context: dict[str, Any], where: str) -> str | None:
+        if tpl.template is None:
+            return None
+        try:
+            return tpl.template.render(context)
+        except jinja2.UndefinedError as exc:
+            names = ", ".join(sorted(k for k in context if k != "brand"))
+            self.problem(tpl.path, f"{exc.message}{where} (available: brand, {names})")
+        except jinja2.sandbox.SecurityError as exc:
+            self.problem(tpl.path, f"refused by the template sandbox{where}: {exc}")
+        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, OverflowError) as exc:
+            self.problem(tpl.path, f"template error{where}: {exc}")
+        return None
+
+    # -- the expansion -----------------------------------------------------------------------
+    def expand(self) -> list[Job]:
+        total = sum(_combinations(asset) * len(asset.sizes) for asset in self.manifest.assets)
+        if total > self.max_jobs:
+            self.problem(
+                ("assets",),
+                f"the manifest expands to {total:,} outputs, over the "
+                f"limit of {self.max_jobs:,} (raise it with --max-jobs if you mean it)",
+            )
+            raise ManifestError(self.problems)
+        jobs: list[Job] = []
+        for asset in self.manifest.assets:
+            jobs.extend(self.expand_asset(asset))
+        if self.problems:
+            raise ManifestError(self.problems)
+        return jobs
+
+    def expand_asset(self, asset: Asset) -> Iterator[Job]:
+        settings = asset.settings
+        provider_name = self.provider_override or settings.provider
+        provider = get_provider(provider_name)
+        resolved = provider.resolve_model(self.model_override or settings.model)
+        apath: PathT = ("assets", asset.id)
+        groups = self.group_sizes(asset, resolved.sizes, apath)
+        for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
+            self.problem(
+                (*apath, "matrix", collision),
+                f"{collision!r} is set in both vars and matrix",
+                key=True,
+            )
+        prompt_tpl = self.compile(asset.source, asset.source_path)
+        out_tpl = self.compile(asset.out, (*apath, "out")) if asset.out else None
+        for combo in _product(asset):
+            base = self.context(asset, combo)
+            where = _combo_hint(combo)
+            for ratio, (native, targets) in groups.items():
+                outputs = tuple(
+                    self.output(asset, base, out_tpl, size, w, h, fmt, combo)
+                    for size, w, h, fmt in targets
+                )
+                prompt = self.render(prompt_tpl, {**base, "size": ratio}, where)
+                if prompt is None or any(o is None for o in outputs):
+                    continue
+                prompt = prompt.strip()
+                if not 1 <= len(prompt) <= MAX_PROMPT:
+                    self.problem(
+                        asset.source_path,
+                        f"the prompt must be 1 to {MAX_PROMPT:,} "
+                        f"characters, got {len(prompt):,}{where}",
+                    )
+                    continue
+                spec = GenerationSpec(
+                    prompt=prompt,
+                    width=native[0],
+                    height=native[1],
+                    palette=settings.palette,
+                    background=settings.background,
+                    style=settings.style,
+                    substyle=settings.substyle,
+                    seed=settings.seed,
+                )
+                yield Job(
+                    key=content_key(provider_name, resolved.model_id, spec),
+                    asset=asset.id,
+                    provider=provider_name,
+                    model=resolved.model_id,
+                    spec=spec,
+                    outputs=outputs,  # type: ignore[arg-type]
+                    matrix=tuple((k, str(v)) for k, v in combo),
+                    alias=resolved.alias,
+                )
+
+    def context(self, asset: Asset, combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+        brand = dict(self.manifest.brand)
+        return {
+            "brand": brand,
+            "kit": dict(self.manifest.kit),
+            "asset": asset.id,
+            "palette": [hex_color(c) for c in asset.settings.palette],
+            "background": (
+                hex_color(asset.settings.background) if asset.settings.background else None
+            ),
+            **asset.vars,
+            **dict(combo),
+        }
+
+    def group_sizes(
+        self, asset: Asset, sizes: dict[str, tuple[int, int]], apath: PathT
+    ) -> dict[str, tuple[tuple[int, int], list[tuple[str, int, int, str]]]]:
+        """Native ratio -> (native dims, [(size label, width, height, format)])."""
+        groups: dict[str, tuple[tuple[int, int], list[tuple[str, int, int, str]]]] = {}
+        ico_ok = False
+        for i, size in enumerate(asset.sizes):
+            if ":" in size:
+                native = native_size(sizes, size)
+                if native is None:
+                    self.problem(
+                        (*apath, "sizes", i),
+                        f"{size!r} is not a native aspect ratio "
+                        f"of this model; use one of {', '.join(sizes)}, or an exact "
+                        'size like "1200x630"',
+                    )
+                    continue
+                ratio, (w, h) = _ratio_name(sizes, native), native
+            else:
+                w, h = (int(x) for x in size.split("x"))
+                ratio = nearest_ratio(sizes, w, h)
+            for fmt in asset.formats:
+                if fmt == "ico":
+                    if ":" in size or w != h or not 16 <= w <= 256:
+                        continue  # ico is written only for square exact sizes up to 256
+                    ico_ok = True
+                groups.setdefault(ratio, (sizes[ratio], []))[1].append((size, w, h, fmt))
+        if "ico" in asset.formats and not ico_ok and asset.sizes:
+            self.problem(
+                (*apath, "formats"),
+                "ico needs at least one square exact size from "
+                '16x16 to 256x256 in sizes (e.g. "32x32")',
+            )
+        return groups
+
+    def output(
+        self,
+        asset: Asset,
+        base: dict[str, Any],
+        out_tpl: _Template | None,
+        size: str,
+        w: int,
+        h: int,
+        fmt: str,
+        combo: tuple[tuple[str, Any], ...],
+    ) -> OutputTarget | None:
+        label = size.replace(":", "x")
+        where = _combo_hint(combo)
+        if out_tpl is None:
+            parts = [asset.id, *(slug(v) for _, v in combo), label]
+            path: str | None = f"{asset.id}/{'-'.join(parts)}.{fmt}"
+        else:
+            ctx = {**base, "size": label, "format": fmt, "width": w, "height": h}
+            path = self.render(out_tpl, ctx, where)
+        if path is None:
+            return None
+        apath: PathT = ("assets", asset.id, "out")
+        clean = safe_output_path(path)
+        if clean is None:
+            self.problem(
+                apath,
+                f"the output path {path!r}{where} must stay inside the version "
+                "folder: a relative path, no '..', no leading '/' or '.'",
+            )
+            return None
+        owner = f"{asset.id}{where}"
+        if clean in self._paths and self._paths[clean] != owner:
+            self.problem(
+                apath if asset.out else ("assets", asset.id),
+                f"two outputs would be written to {clean!r}: {self._paths[clean]} and "
+                f"{owner}; make `out` include what differs (e.g. {{{{ size }}}})",
+            )
+            return None
+        if clean in self._paths:
+            self.problem(
+                apath if asset.out else ("assets", asset.id, "sizes"),
+                f"two outputs of {owner} would be written to {clean!r}",
+            )
+            return None
+        self._paths[clean] = owner
+        return OutputTarget(path=clean, width=w, height=h, format=fmt, size=size)
+
+
+def safe_output_path(path: str) -> str | None:
+    """A normalised relative POSIX path that stays in the version folder, or None."""
+    path = path.strip()
+    if not path or "\\" in path or "\x00" in path or path.startswith("/") or ":" in path:
+        return None
+    parts = path.split("/")
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return None
+    clean = posixpath.normpath(path)
+    if clean in _RESERVED or len(clean) > 400:
+        return None
+    return clean
+
+
+def _ratio_name(sizes: dict[str, tuple[int, int]], dims: tuple[int, int]) -> str:
+    return next(name for name, d in sizes.items() if d == dims)
+
+
+def _combinations(asset: Asset) -> int:
+    return math.prod(len(values) for _, values in asset.matrix) if asset.matrix else 1
+
+
+def _product(asset: Asset) -> Iterator[tuple[tuple[str, Any], ...]]:
+    keys = [k for k, _ in asset.matrix]
+    for values in itertools.product(*(v for _, v in asset.matrix)):
+        yield tuple(zip(keys, values, strict=True))
+
+
+def _combo_hint(combo: tuple[tuple[str, Any], ...]) -> str:
+    return f" (with {', '.join(f'{k}={v}' for k, v in combo)})" if combo else ""
+
+
+def _line_hint(source: str, lineno: int | None) -> str:
+    return f" on line {lineno} of the template" if lineno and "\n" in source.strip() else ""
+
+
+def expand(manifest: Manifest, **options: Any) -> list[Job]:
+    return Expander(manifest, **options).expand()

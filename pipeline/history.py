@@ -1,0 +1,112 @@
+"""versions, diff and gc: reading and pruning the published history."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache import Cache
+from .errors import BrandkitError
+from .plan import cache_key_for
+from .project import Project
+
+
+@dataclass
+class VersionInfo:
+    name: str
+    created: str | None
+    outputs: int
+    latest: bool
+
+
+def versions(project: Project) -> list[VersionInfo]:
+    latest = project.latest_version()
+    out = []
+    for name in project.versions():
+        index = project.read_index(name) or {}
+        out.append(
+            VersionInfo(name, index.get("created"), len(index.get("outputs", [])), name == latest)
+        )
+    return out
+
+
+@dataclass
+class Diff:
+    a: str
+    b: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
+def diff(project: Project, a: str | None = None, b: str | None = None) -> Diff:
+    names = project.versions()
+    b = _resolve(project, b or "latest", names)
+    if a is None:
+        earlier = [n for n in names if int(n[1:]) < int(b[1:])]
+        if not earlier:
+            raise BrandkitError(f"{b} is the first version: nothing to compare it with")
+        a = earlier[-1]
+    a = _resolve(project, a, names)
+    old, new = _outputs(project, a), _outputs(project, b)
+    return Diff(
+        a,
+        b,
+        added=sorted(set(new) - set(old)),
+        removed=sorted(set(old) - set(new)),
+        changed=sorted(p for p in set(old) & set(new) if old[p] != new[p]),
+    )
+
+
+def _resolve(project: Project, name: str, names: list[str]) -> str:
+    if name == "latest":
+        latest = project.latest_version()
+        if latest is None:
+            raise BrandkitError("no version has been published yet (run brandkit build)")
+        return latest
+    if name.isdigit() or (name[:1] == "v" and name[1:].isdigit()):
+        name = f"v{int(name.lstrip('v')):04d}"  # 3, v3 and v0003 all name v0003
+    if name not in names:
+        raise BrandkitError(f"no version {name!r}; published: {', '.join(names) or 'none'}")
+    return name
+
+
+def _outputs(project: Project, version: str) -> dict[str, str]:
+    index = project.read_index(version) or {}
+    return {o["path"]: o["sha256"] for o in index.get("outputs", [])}
+
+
+@dataclass
+class GcResult:
+    removed_versions: list[str]
+    removed_blobs: int
+    freed_bytes: int
+
+
+def gc(project: Project, cache: Cache, live_jobs: list[Any], keep: int) -> GcResult:
+    """Keep the newest `keep` versions (and latest); drop cache entries nobody needs."""
+    if keep < 1:
+        raise BrandkitError("--keep must be at least 1")
+    names = project.versions()
+    latest = project.latest_version()
+    kept = set(names[-keep:]) | ({latest} if latest else set())
+    removed = [n for n in names if n not in kept]
+    for name in removed:
+        shutil.rmtree(project.dist / name)  # read-only files go: their folder is writable
+    referenced = {sha for n in kept for sha in _outputs(project, n).values()}
+    live_keys = {j.key for j in live_jobs}
+    live_keys |= {cache_key_for(j.key, o) for j in live_jobs for o in j.outputs}
+    for key in cache.all_keys():
+        record = cache.index.get(key) or {}
+        if key not in live_keys and record.get("sha256") not in referenced:
+            cache.forget(key)
+    in_use = referenced | {(cache.index.get(k) or {}).get("sha256") for k in cache.all_keys()}
+    count, freed = 0, 0
+    if cache.blobs.is_dir():
+        for blob in cache.blobs.glob("*/*"):
+            if blob.name not in in_use:
+                freed += blob.stat().st_size
+                blob.unlink()
+                count += 1
+    return GcResult(removed, count, freed)

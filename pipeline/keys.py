@@ -1,0 +1,43 @@
+"""Content keys: what makes two generations the same, and nothing else.
+
+sha256 of canonical JSON (sorted keys, compact, UTF-8) of {key schema version, provider,
+model, GenerationSpec}. Not the asset's name or order, not YAML formatting, comments,
+output paths, secrets or random task ids: two assets with the same key share one image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .jobs import GenerationSpec
+
+KEY_SCHEMA_VERSION = 1
+DERIVE_VERSION = 1  # bump when derive.py's pixels change for the same inputs
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_key(provider: str, model: str, spec: GenerationSpec) -> str:
+    payload = {
+        "v": KEY_SCHEMA_VERSION,
+        "provider": provider,
+        "model": model,
+        "spec": spec.canonical(),
+    }
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def derived_key(master_key: str, width: int, height: int, fmt: str) -> str:
+    """The cache key of an output cut from a master: (master key, transform)."""
+    payload = {
+        "v": DERIVE_VERSION,
+        "master": master_key,
+        "width": width,
+        "height": height,
+        "format": fmt,
+    }
+    return hashlib.sha256(canonical_json(payload)).hexdigest()

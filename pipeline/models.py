@@ -1,0 +1,132 @@
+"""The Recraft V4 model family: aliases, provider ids and native size tables.
+
+Source: shared/seeds/providers.md section 0 (identical on every provider that validates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import gcd, log
+
+SIZES_1K: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "2:1": (1536, 768),
+    "1:2": (768, 1536),
+    "3:2": (1280, 832),
+    "2:3": (832, 1280),
+    "4:3": (1216, 896),
+    "3:4": (896, 1216),
+    "5:4": (1152, 896),
+    "4:5": (896, 1152),
+    "6:10": (832, 1344),
+    "14:10": (1280, 896),
+    "10:14": (896, 1280),
+    "16:9": (1344, 768),
+    "9:16": (768, 1344),
+}
+SIZES_2K: dict[str, tuple[int, int]] = {
+    "1:1": (2048, 2048),
+    "2:1": (3072, 1536),
+    "1:2": (1536, 3072),
+    "3:2": (2560, 1664),
+    "2:3": (1664, 2560),
+    "4:3": (2432, 1792),
+    "3:4": (1792, 2432),
+    "5:4": (2304, 1792),
+    "4:5": (1792, 2304),
+    "6:10": (1664, 2688),
+    "14:10": (2560, 1792),
+    "10:14": (1792, 2560),
+    "16:9": (2688, 1536),
+    "9:16": (1536, 2688),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    alias: str
+    sizes: dict[str, tuple[int, int]]
+    ids: dict[str, str]  # provider name -> that provider's model id
+
+
+MODELS: dict[str, ModelInfo] = {
+    m.alias: m
+    for m in (
+        ModelInfo(
+            "recraft-v4",
+            SIZES_1K,
+            {
+                "runware": "recraft:v4@0",
+                "cloudflare": "recraft/recraftv4",
+                "pixeldojo": "recraft-v4",
+                "recraft": "recraftv4",
+            },
+        ),
+        ModelInfo(
+            "recraft-v4-pro",
+            SIZES_2K,
+            {
+                "runware": "recraft:v4-pro@0",
+                "cloudflare": "recraft/recraftv4-pro",
+                "recraft": "recraftv4_pro",
+            },
+        ),
+        ModelInfo(
+            "recraft-v4.1",
+            SIZES_1K,
+            {
+                "runware": "recraft:v4.1@0",
+                "cloudflare": "recraft/recraftv4-1",
+                "recraft": "recraftv4_1",
+            },
+        ),
+        ModelInfo(
+            "recraft-v4.1-pro",
+            SIZES_2K,
+            {
+                "runware": "recraft:v4.1-pro@0",
+                "cloudflare": "recraft/recraftv4-1-pro",
+                "recraft": "recraftv4_1_pro",
+            },
+        ),
+    )
+}
+
+
+def find_model(provider: str, model: str) -> ModelInfo | None:
+    """The model family entry for an alias or a raw provider id, if known."""
+    if model in MODELS:
+        return MODELS[model]
+    for info in MODELS.values():
+        if info.ids.get(provider) == model:
+            return info
+    return None
+
+
+def reduce_ratio(w: int, h: int) -> tuple[int, int]:
+    g = gcd(w, h)
+    return w // g, h // g
+
+
+def native_size(sizes: dict[str, tuple[int, int]], ratio: str) -> tuple[int, int] | None:
+    """The native dimensions for an aspect ratio written "W:H" (reduced before matching)."""
+    w, h = (int(x) for x in ratio.split(":"))
+    if w <= 0 or h <= 0:
+        return None
+    want = reduce_ratio(w, h)
+    for name, dims in sizes.items():
+        a, b = (int(x) for x in name.split(":"))
+        if reduce_ratio(a, b) == want:
+            return dims
+    return None
+
+
+def nearest_ratio(sizes: dict[str, tuple[int, int]], width: int, height: int) -> str:
+    """The native aspect ratio closest (in log space) to an exact output size."""
+    target = log(width / height)
+
+    def distance(name: str) -> tuple[float, str]:
+        w, h = sizes[name]
+        return abs(log(w / h) - target), name
+
+    return min(sizes, key=distance)

@@ -1,0 +1,241 @@
+"""plan: what build would do, per job, and why; computed against the cache, lock and dist.
+
+Each distinct content key is one JobPlan (assets that ask for the same image share it).
+Status: `reuse` (every output is already cached or published), `derive` (the master is
+cached, some sizes or formats must be cut), `generate` (a paid image is needed), with
+the reason (`new`, `prompt changed`, `--force`, ...). Outputs in the lock that the
+manifest no longer asks for are `remove`. Planning reads; it never writes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache import Cache, Record, file_sha256
+from .jobs import Job, OutputTarget
+from .keys import derived_key
+from .lockfile import LockEntry
+from .prices import price
+from .project import Project
+from .providers import get_provider
+
+
+@dataclass
+class OutputPlan:
+    target: OutputTarget
+    asset: str
+    cache_key: str  # where its bytes live in the cache: (master key, transform)
+    source: str  # cache | dist | derive | generate
+    record: Record | None = None  # when source == cache
+    dist_sha: str | None = None  # when source == dist: verified against the lock
+
+
+@dataclass
+class JobPlan:
+    job: Job
+    assets: list[str]
+    status: str  # reuse | derive | generate
+    reason: str
+    request: dict[str, Any]
+    outputs: list[OutputPlan]
+    unit_cost_usd: float | None
+    master: Record | None = None
+
+    @property
+    def estimated_cost_usd(self) -> float:
+        return (self.unit_cost_usd or 0.0) if self.status == "generate" else 0.0
+
+
+@dataclass
+class Plan:
+    jobs: list[JobPlan]
+    removed: list[LockEntry]
+    lock: dict[str, LockEntry]
+    only: str | None = None
+    force: bool = False
+    unknown_prices: set[str] = field(default_factory=set)
+
+    def count(self, status: str) -> int:
+        return sum(1 for j in self.jobs if j.status == status)
+
+    @property
+    def estimated_cost_usd(self) -> float:
+        return round(sum(j.estimated_cost_usd for j in self.jobs), 4)
+
+    @property
+    def outputs(self) -> list[OutputPlan]:
+        return [o for j in self.jobs for o in j.outputs]
+
+    @property
+    def up_to_date(self) -> bool:
+        return (
+            not self.removed
+            and all(j.status == "reuse" for j in self.jobs)
+            and all(o.source == "cache" or o.source == "dist" for o in self.outputs)
+        )
+
+
+def cache_key_for(job_key: str, target: OutputTarget) -> str:
+    return derived_key(job_key, target.width, target.height, target.format)
+
+
+def merge_jobs(jobs: list[Job]) -> dict[str, list[Job]]:
+    """Jobs by content key, in manifest order: identical requests are generated once."""
+    by_key: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_key.setdefault(job.key, []).append(job)
+    return by_key
+
+
+def make_plan(
+    project: Project,
+    jobs: list[Job],
+    cache: Cache,
+    lock: dict[str, LockEntry],
+    *,
+    force: bool = False,
+    only: str | None = None,
+) -> Plan:
+    previous = _previous_specs(project)
+    plans: list[JobPlan] = []
+    wanted_paths: set[str] = set()
+    for key, group in merge_jobs(jobs).items():
+        wanted_paths.update(o.path for j in group for o in j.outputs)
+        if only and not any(_selected(j, only) for j in group):
+            continue
+        plans.append(_plan_job(project, key, group, cache, lock, previous, force))
+    removed = [] if only else [e for p, e in sorted(lock.items()) if p not in wanted_paths]
+    unknown = {
+        f"{p.job.provider}/{p.job.model}"
+        for p in plans
+        if p.unit_cost_usd is None and p.status == "generate"
+    }
+    return Plan(
+        jobs=plans, removed=removed, lock=lock, only=only, force=force, unknown_prices=unknown
+    )
+
+
+def _selected(job: Job, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(job.asset, pattern) or any(
+        fnmatch.fnmatchcase(o.path, pattern) for o in job.outputs
+    )
+
+
+def _plan_job(
+    project: Project,
+    key: str,
+    group: list[Job],
+    cache: Cache,
+    lock: dict[str, LockEntry],
+    previous: dict[str, dict],
+    force: bool,
+) -> JobPlan:
+    job = group[0]
+    provider = get_provider(job.provider)
+    master = None if force else cache.get(key)
+    outputs = [
+        _plan_output(project, key, j.asset, t, cache, lock, master, force)
+        for j in group
+        for t in j.outputs
+    ]
+    needs = {o.source for o in outputs}
+    if force:
+        status, reason = "generate", "--force"
+    elif "generate" in needs:
+        status, reason = "generate", _why(key, group, lock, previous)
+    elif "derive" in needs:
+        status = "derive"
+        reason = f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master"
+    else:
+        status, reason = "reuse", "up to date"
+    return JobPlan(
+        job=job,
+        assets=sorted({j.asset for j in group}),
+        status=status,
+        reason=reason,
+        request=provider.build_request(job.spec, job.model),
+        outputs=outputs,
+        unit_cost_usd=price(job.provider, job.alias, job.model),
+        master=master,
+    )
+
+
+def _plan_output(
+    project: Project,
+    key: str,
+    asset: str,
+    target: OutputTarget,
+    cache: Cache,
+    lock: dict[str, LockEntry],
+    master: Record | None,
+    force: bool,
+) -> OutputPlan:
+    ck = cache_key_for(key, target)
+    plan = OutputPlan(target=target, asset=asset, cache_key=ck, source="generate")
+    if force:
+        return plan
+    record = cache.get(ck)
+    if record is not None:
+        plan.source, plan.record = "cache", record
+        return plan
+    entry = lock.get(target.path)
+    if (
+        entry is not None
+        and entry.key == key
+        and entry.width == target.width
+        and entry.height == target.height
+        and entry.format == target.format
+    ):
+        published = project.latest / target.path
+        if published.is_file() and file_sha256(published) == entry.sha256:
+            plan.source, plan.dist_sha = "dist", entry.sha256
+            return plan
+    if master is not None:
+        plan.source = "derive"
+    return plan
+
+
+def _previous_specs(project: Project) -> dict[str, dict]:
+    index = project.read_index() or {}
+    return {o["path"]: o for o in index.get("outputs", []) if isinstance(o, dict) and "path" in o}
+
+
+_FIELDS = (
+    ("prompt", "prompt changed"),
+    ("width", "size changed"),
+    ("height", "size changed"),
+    ("palette", "colours changed"),
+    ("background", "colours changed"),
+    ("style", "style changed"),
+    ("substyle", "style changed"),
+    ("seed", "seed changed"),
+)
+
+
+def _why(key: str, group: list[Job], lock: dict[str, LockEntry], previous: dict[str, dict]) -> str:
+    """Why a paid generation is needed, in the user's terms."""
+    entries = [lock[o.path] for j in group for o in j.outputs if o.path in lock]
+    if not entries:
+        return "new"
+    if any(e.key == key for e in entries):
+        return "image missing from cache and dist"
+    job = group[0]
+    reasons: list[str] = []
+    for j in group:
+        for o in j.outputs:
+            old = previous.get(o.path)
+            if old is None:
+                continue
+            if old.get("provider") != job.provider:
+                reasons.append("provider changed")
+            elif old.get("model") != job.model:
+                reasons.append("model changed")
+            spec = old.get("spec") or {}
+            new = job.spec.canonical()
+            reasons.extend(
+                label for name, label in _FIELDS if name in spec and spec[name] != new[name]
+            )
+    unique = list(dict.fromkeys(reasons))
+    return ", ".join(unique) if unique else "request changed"

@@ -1,0 +1,72 @@
+"""Where a project's files live: the manifest, the lock, the cache and the output tree."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cache import CACHE_DIR
+from .lockfile import LOCK_NAME
+
+VERSION_RE = re.compile(r"v(\d{4,})\Z")
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    manifest: Path
+
+    @classmethod
+    def at(cls, directory: str | Path, manifest: str = "brandkit.yaml") -> Project:
+        root = Path(directory).resolve()
+        return cls(root=root, manifest=root / manifest)
+
+    @property
+    def display(self) -> str:
+        """The manifest's name as errors show it (relative to the project)."""
+        try:
+            return str(self.manifest.relative_to(self.root))
+        except ValueError:
+            return str(self.manifest)
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_NAME
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / CACHE_DIR
+
+    @property
+    def dist(self) -> Path:
+        return self.root / "dist"
+
+    @property
+    def latest(self) -> Path:
+        return self.dist / "latest"
+
+    def versions(self) -> list[str]:
+        """Published versions, oldest first."""
+        if not self.dist.is_dir():
+            return []
+        names = [p.name for p in self.dist.iterdir() if VERSION_RE.match(p.name) and p.is_dir()]
+        return sorted(names, key=lambda n: int(n[1:]))
+
+    def latest_version(self) -> str | None:
+        try:
+            target = Path(self.latest.readlink()).name
+        except OSError:
+            return None
+        return target if VERSION_RE.match(target) and (self.dist / target).is_dir() else None
+
+    def read_index(self, version: str | None = None) -> dict[str, Any] | None:
+        version = version or self.latest_version()
+        if version is None:
+            return None
+        try:
+            return json.loads((self.dist / version / "index.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None

@@ -1,0 +1,157 @@
+"""publish: gather every output, then write an immutable `dist/vNNNN/` in one rename.
+
+The version is assembled in a hidden staging folder (files hard-linked from the cache),
+with its `index.json` and `index.html`, renamed into place, then `dist/latest` is swapped
+atomically and `brandkit.lock` rewritten. A build that changes nothing writes no version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .cache import Cache, Record
+from .contact_sheet import render_contact_sheet
+from .execute import Outcome
+from .fsutil import atomic_write, fsync_dir
+from .lockfile import LockEntry, write_lock
+from .manifest import Manifest
+from .plan import Plan
+from .project import Project
+
+
+@dataclass
+class Published:
+    version: str | None  # the new version, or None when nothing changed
+    entries: dict[str, LockEntry]
+    lock_written: bool
+
+
+def publish(
+    project: Project, manifest: Manifest, plan: Plan, outcome: Outcome, cache: Cache
+) -> Published:
+    current = project.read_index()
+    outputs = _gather(plan, outcome, current)
+    entries = {path: _lock_entry(path, o) for path, o in outputs.items()}
+    if current is not None and _same(current, outputs):
+        return Published(None, entries, write_lock(project.lock, entries))
+    version = _next_version(project)
+    _write_version(project, manifest, version, outputs, cache)
+    _point_latest(project, version)
+    return Published(version, entries, write_lock(project.lock, entries))
+
+
+def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dict[str, dict]:
+    """The new version's outputs: path -> index entry (with the source file to link)."""
+    outputs: dict[str, dict] = {}
+    if plan.only and current:  # a partial build keeps everything else as it was
+        for entry in current.get("outputs", []):
+            outputs[entry["path"]] = {**entry, "_carried": True}
+    for jp in plan.jobs:
+        for op in jp.outputs:
+            record: Record = outcome.records[op.target.path]
+            outputs[op.target.path] = {
+                "path": op.target.path,
+                "asset": op.asset,
+                "key": jp.job.key,
+                "sha256": record.sha256,
+                "width": record.width,
+                "height": record.height,
+                "format": op.target.format,
+                "provider": record.provider or jp.job.provider,
+                "model": record.model or jp.job.model,
+                "seed": record.seed,
+                "cost_usd": record.cost_usd,
+                "prompt": jp.job.spec.prompt,
+                "spec": jp.job.spec.canonical(),
+                "size": record.size,
+            }
+    return dict(sorted(outputs.items()))
+
+
+def _lock_entry(path: str, o: dict) -> LockEntry:
+    return LockEntry(
+        path=path,
+        key=o["key"],
+        sha256=o["sha256"],
+        width=o["width"],
+        height=o["height"],
+        format=o["format"],
+        provider=o["provider"],
+        model=o["model"],
+        seed=o["seed"],
+        cost_usd=o["cost_usd"],
+    )
+
+
+def _same(current: dict[str, Any], outputs: dict[str, dict]) -> bool:
+    before = {o["path"]: (o["sha256"], o["key"]) for o in current.get("outputs", [])}
+    return before == {p: (o["sha256"], o["key"]) for p, o in outputs.items()}
+
+
+def _next_version(project: Project) -> str:
+    versions = project.versions()
+    return f"v{int(versions[-1][1:]) + 1 if versions else 1:04d}"
+
+
+def _write_version(
+    project: Project, manifest: Manifest, version: str, outputs: dict[str, dict], cache: Cache
+) -> None:
+    project.dist.mkdir(parents=True, exist_ok=True)
+    for stale in project.dist.glob(".staging-*"):  # left by a build that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = project.dist / f".staging-{version}-{os.getpid()}"
+    staging.mkdir()
+    try:
+        previous = project.latest
+        for path, o in outputs.items():
+            source = (previous / path) if o.get("_carried") else cache.blob_path(o["sha256"])
+            _link(source, staging / path)
+        index = _index(manifest, version, outputs)
+        atomic_write(staging / "index.json", (json.dumps(index, indent=2) + "\n").encode())
+        atomic_write(staging / "index.html", render_contact_sheet(index, manifest).encode())
+        os.rename(staging, project.dist / version)
+        fsync_dir(project.dist)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _link(source: Path, dest: Path) -> None:
+    """Hard-link from the cache (the blobs are read-only); copy across file systems."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+        os.chmod(dest, 0o444)
+
+
+def _index(manifest: Manifest, version: str, outputs: dict[str, dict]) -> dict[str, Any]:
+    clean = [{k: v for k, v in o.items() if not k.startswith("_")} for o in outputs.values()]
+    return {
+        "kit": manifest.kit.get("name"),
+        "kit_version": manifest.kit.get("version"),
+        "version": version,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tool": f"brandkit {__version__}",
+        "brand": {"name": manifest.brand.get("name"), "colors": manifest.brand.get("colors") or {}},
+        "outputs": clean,
+    }
+
+
+def _point_latest(project: Project, version: str) -> None:
+    """Swap dist/latest to the new version in one rename of a fresh symlink."""
+    tmp = project.dist / f".latest-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(version, tmp)
+    os.replace(tmp, project.latest)
+    fsync_dir(project.dist)

@@ -1,0 +1,148 @@
+"""The flow, end to end: load -> validate -> expand -> plan -> execute -> publish.
+
+Each command in cli.py is one call here; each function reads top to bottom as the stages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache import Cache
+from .errors import BrandkitError
+from .execute import Outcome, Progress, execute
+from .expand import DEFAULT_MAX_JOBS, expand
+from .jobs import Job
+from .lockfile import read_lock
+from .manifest import Manifest, load_manifest
+from .plan import Plan, make_plan
+from .project import Project
+from .publish import Published, publish
+
+
+@dataclass
+class Loaded:
+    project: Project
+    manifest: Manifest
+    jobs: list[Job]
+
+
+def load(
+    project: Project,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    max_jobs: int = DEFAULT_MAX_JOBS,
+) -> Loaded:
+    """load + validate + expand; raises ManifestError with every problem found."""
+    manifest = load_manifest(project.manifest, project.display)
+    jobs = expand(manifest, provider_override=provider, model_override=model, max_jobs=max_jobs)
+    return Loaded(project, manifest, jobs)
+
+
+@contextmanager
+def open_cache(project: Project) -> Iterator[Cache]:
+    cache = Cache(project.cache_dir)
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
+def plan(loaded: Loaded, cache: Cache, *, force: bool = False, only: str | None = None) -> Plan:
+    lock = read_lock(loaded.project.lock)
+    return make_plan(loaded.project, loaded.jobs, cache, lock, force=force, only=only)
+
+
+@dataclass
+class BuildResult:
+    plan: Plan
+    outcome: Outcome
+    published: Published | None
+
+
+def build(
+    loaded: Loaded,
+    cache: Cache,
+    the_plan: Plan,
+    *,
+    jobs: int | None = None,
+    keep_going: bool = False,
+    max_cost: float | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """execute + publish. Nothing is published when a job failed (its results stay cached)."""
+    if max_cost is not None and the_plan.estimated_cost_usd > max_cost:
+        raise BrandkitError(
+            f"the plan's estimated cost ${the_plan.estimated_cost_usd:.2f} is over "
+            f"--max-cost ${max_cost:.2f}; nothing was generated"
+        )
+    for provider in {j.job.provider for j in the_plan.jobs if j.status == "generate"}:
+        from .providers import get_provider
+
+        get_provider(provider).keys(dict(os.environ))  # type: ignore[attr-defined]
+    outcome = execute(
+        the_plan,
+        cache,
+        loaded.manifest,
+        loaded.project.latest,
+        jobs=jobs,
+        keep_going=keep_going,
+        progress=progress,
+    )
+    if outcome.failures:
+        return BuildResult(the_plan, outcome, None)
+    return BuildResult(
+        the_plan, outcome, publish(loaded.project, loaded.manifest, the_plan, outcome, cache)
+    )
+
+
+@dataclass
+class Status:
+    current: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def status(loaded: Loaded) -> Status:
+    """Is dist/latest current for the manifest? Compares the jobs with the lock and dist."""
+    project = loaded.project
+    lock = read_lock(project.lock)
+    reasons: list[str] = []
+    wanted: dict[str, tuple[str, Any]] = {}
+    for job in loaded.jobs:
+        for o in job.outputs:
+            wanted[o.path] = (job.key, (o.width, o.height, o.format))
+    for path, (key, shape) in wanted.items():
+        entry = lock.get(path)
+        if entry is None:
+            reasons.append(f"new: {path}")
+        elif entry.key != key or (entry.width, entry.height, entry.format) != shape:
+            reasons.append(f"changed: {path}")
+    reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
+    reasons.extend(_dist_problems(project, lock))
+    return Status(current=not reasons, reasons=reasons)
+
+
+def _dist_problems(project: Project, lock: dict) -> list[str]:
+    index = project.read_index()
+    if index is None:
+        return ["dist/latest: not built yet"]
+    published = {o["path"]: o for o in index.get("outputs", [])}
+    problems = []
+    for path, entry in lock.items():
+        o = published.get(path)
+        if o is None or o["sha256"] != entry.sha256:
+            problems.append(f"dist/latest differs from the lock: {path}")
+            continue
+        try:
+            size = (project.latest / path).stat().st_size
+        except OSError:
+            problems.append(f"missing from dist/latest: {path}")
+            continue
+        expected = o.get("size")
+        if expected is not None and size != expected:
+            problems.append(f"modified in dist/latest: {path}")
+    return problems
