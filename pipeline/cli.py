@@ -273,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrandkitError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except OSError as exc:  # the machine's problem (disk full, permissions), not a bug
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 1
     except KeyboardInterrupt:
         click.echo("interrupted: finished images are cached; rerun to resume", err=True)
         return 130

@@ -60,11 +60,8 @@ def _swatches(manifest: Manifest) -> str:
 
 def _figure(o: dict[str, Any]) -> str:
     path = escape(o["path"], quote=True)
-    img = (
-        f"<img src='{path}' loading=lazy alt=''>"
-        if o["format"] != "ico"
-        else f"<img src='{path}' alt='' style='object-fit:none'>"
-    )
+    small = " style='image-rendering:pixelated'" if max(o["width"], o["height"]) <= 64 else ""
+    img = f"<img src='{path}' loading=lazy alt=''{small}>"
     prompt = escape(o.get("prompt") or "")
     return (
         f"<figure>{img}<figcaption><a href='{path}'>{escape(o['path'])}</a><br>"

@@ -8,6 +8,7 @@ atomically and `brandkit.lock` rewritten. A build that changes nothing writes no
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -124,12 +125,17 @@ def _write_version(
         raise
 
 
+_NO_HARD_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS}
+
+
 def _link(source: Path, dest: Path) -> None:
     """Hard-link from the cache (the blobs are read-only); copy across file systems."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, dest)
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise  # a full disk or a permission problem is not a reason to copy
         shutil.copyfile(source, dest)
         os.chmod(dest, 0o444)
 

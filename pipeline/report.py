@@ -162,7 +162,8 @@ class Progress:
 
 def _event_line(event: str, job: JobPlan, detail: str, done: int, total: int) -> str:
     spec = job.job.spec
-    what = f"{job.job.asset} {spec.width}x{spec.height}"
+    combo = f" ({', '.join(f'{k}={v}' for k, v in job.job.matrix)})" if job.job.matrix else ""
+    what = f"{job.job.asset}{combo} {spec.width}x{spec.height}"
     verb = {
         "done": job.status if job.status != "generate" else "generated",
         "failed": "FAILED",

@@ -1,0 +1,71 @@
+"""cache: content-addressed, read-only blobs; a corrupt entry is a miss, never an error."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipeline.cache import Cache
+
+
+@pytest.fixture
+def cache(tmp_path: Path):
+    with Cache(tmp_path / ".brandkit") as c:
+        yield c
+
+
+def meta() -> dict:
+    return dict(width=1, height=1, format="png", provider="local", model="m")
+
+
+def test_put_get_roundtrip_dedupes_blobs(cache: Cache) -> None:
+    a = cache.put("k1", b"image-bytes", **meta())
+    b = cache.put("k2", b"image-bytes", **meta())
+    assert a.sha256 == b.sha256 == hashlib.sha256(b"image-bytes").hexdigest()
+    assert cache.get("k1") == a
+    assert cache.read(a) == b"image-bytes"
+    blobs = list(cache.blobs.glob("*/*"))
+    assert len(blobs) == 1, "one blob per distinct content"
+    assert not blobs[0].stat().st_mode & 0o222, "blobs are read-only"
+    assert not list(cache.blobs.glob("*/.*")), "no temp files left behind"
+
+
+def test_missing_or_truncated_blob_is_a_miss_and_forgotten(cache: Cache) -> None:
+    record = cache.put("k", b"0123456789", **meta())
+    path = cache.blob_path(record.sha256)
+    path.chmod(0o644)
+    path.write_bytes(b"01234")
+    assert cache.get("k") is None
+    assert "k" not in cache.all_keys()
+    cache.put("k", b"0123456789", **meta())  # a put heals it
+    assert cache.get("k") is not None
+    path.unlink()
+    assert cache.get("k") is None
+
+
+def test_same_size_corruption_is_caught_on_read(cache: Cache) -> None:
+    record = cache.put("k", b"0123456789", **meta())
+    path = cache.blob_path(record.sha256)
+    path.chmod(0o644)
+    path.write_bytes(b"9876543210")
+    with pytest.raises(OSError, match="corrupt"):
+        cache.read(record)
+
+
+def test_adopt_verifies_the_hash(cache: Cache, tmp_path: Path) -> None:
+    published = tmp_path / "out.png"
+    published.write_bytes(b"published")
+    good = hashlib.sha256(b"published").hexdigest()
+    assert cache.adopt("k", published, "0" * 64, **meta()) is None
+    assert cache.get("k") is None
+    record = cache.adopt("k", published, good, **meta())
+    assert record is not None and cache.read(record) == b"published"
+
+
+def test_an_absent_cache_dir_is_empty_and_not_created(tmp_path: Path) -> None:
+    c = Cache(tmp_path / "nothing")
+    assert c.get("k") is None
+    assert c.all_keys() == []
+    assert not (tmp_path / "nothing").exists()

@@ -1,0 +1,53 @@
+"""The CLI as a real process: what a user or a CI job sees, exit codes included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def brandkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this source tree, installed or not
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def test_build_status_and_plain_progress_in_ci(sample: Path) -> None:
+    result = brandkit("build", "-j", "2", cwd=sample)
+    assert result.returncode == 0, result.stderr
+    assert "[18/18]" in result.stderr, "plain progress lines when not on a terminal"
+    assert "\x1b[" not in result.stderr, "no terminal control codes in CI logs"
+    assert result.stdout.endswith("published dist/v0001\n")
+    assert brandkit("status", "--check", cwd=sample).returncode == 0
+
+
+def test_invalid_manifest_exit_1_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "brandkit.yaml").write_text(
+        "kit: {name: x}\nassets: {a: {prompt: '{{ x', sizes: ['1:1']}}\n"
+    )
+    result = brandkit("validate", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("brandkit.yaml:2:22: assets.a.prompt: template syntax error")
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    result = brandkit("build", "--max-cost", "lots", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    assert brandkit("--version", cwd=tmp_path).stdout.startswith("brandkit, version ")
+    assert "validate" in brandkit("--help", cwd=tmp_path).stdout
