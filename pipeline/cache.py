@@ -34,6 +34,7 @@ class Record:
     model: str = ""
     seed: int | None = None
     cost_usd: float | None = None
+    credits: float | None = None
     spec: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,6 +98,27 @@ class Cache:
         record = Record(sha256=sha, size=len(data), **meta)
         self.index.set(key, asdict(record))
         return record
+
+    def put_file(self, key: str, source: Path, **meta: Any) -> Record:
+        """Move a finished temp file (on the same file system) into the cache."""
+        sha = file_sha256(source)
+        path = self.blob_path(sha)
+        size = source.stat().st_size
+        if path.exists() and path.stat().st_size == size:
+            source.unlink()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(source, "rb") as f:
+                os.fsync(f.fileno())
+            os.chmod(source, 0o444)
+            os.replace(source, path)
+        record = Record(sha256=sha, size=size, **meta)
+        self.index.set(key, asdict(record))
+        return record
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
 
     def adopt(self, key: str, source: Path, sha256: str, **meta: Any) -> Record | None:
         """Re-seed the cache from a published file whose hash is already known to match."""

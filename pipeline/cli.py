@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 from .errors import BrandkitError, ManifestError
 from .project import Project
+
+if TYPE_CHECKING:
+    from .workflow import Loaded
 
 
 class Context:
@@ -48,11 +52,14 @@ def cli(ctx: click.Context, directory: str, manifest: str) -> None:
     ctx.obj = Context(directory, manifest)
 
 
-def _load(c: Context, provider: str | None = None, max_jobs: int | None = None):
+def _load(c: Context, provider: str | None = None, max_jobs: int | None = None) -> Loaded:
     from .expand import DEFAULT_MAX_JOBS
     from .workflow import load
 
-    return load(c.project, provider=provider, max_jobs=max_jobs or DEFAULT_MAX_JOBS)
+    loaded = load(c.project, provider=provider, max_jobs=max_jobs or DEFAULT_MAX_JOBS)
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return loaded
 
 
 provider_option = click.option(

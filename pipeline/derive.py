@@ -12,6 +12,7 @@ Pillow's decompression-bomb protection stays on: masters are expected to be at m
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image, ImageOps
 
@@ -60,9 +61,9 @@ def fill_box(source: tuple[int, int], target: tuple[int, int]) -> CropBox:
     return (0.0, top, float(src_w), top + crop_h)
 
 
-def image_size(data: bytes) -> tuple[int, int]:
-    """(width, height) of an encoded image, read from its header."""
-    with Image.open(io.BytesIO(data)) as image:
+def image_size(data: bytes | Path) -> tuple[int, int]:
+    """(width, height) of an encoded image (bytes or a file), read from its header."""
+    with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as image:
         return image.size
 
 

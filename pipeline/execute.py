@@ -8,6 +8,7 @@ the GIL). A failed job stops new submissions unless --keep-going; in-flight work
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, RunContext
+from .providers.http import PollPolicy, RetryPolicy
 
 
 @dataclass
@@ -53,17 +55,21 @@ class Executor:
         jobs: int | None = None,
         keep_going: bool = False,
         progress: Progress | None = None,
+        env: dict[str, str] | None = None,
     ):
         self.plan = plan
-        self.published = published  # the current dist/latest, where `dist` outputs are
         self.cache = cache
         self.manifest = manifest
+        self.published = published  # the current dist/latest, where `dist` outputs are
         self.jobs = jobs
         self.keep_going = keep_going
         self.progress = progress or (lambda event, job, detail: None)
+        self.env = dict(os.environ) if env is None else env
         self.outcome = Outcome()
         self._stop = False
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._contexts: dict[str, RunContext] = {}
+        self._secrets: list[str] = []
         self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
 
     def limit(self, provider: str) -> asyncio.Semaphore:
@@ -78,8 +84,42 @@ class Executor:
         return self._limits[provider]
 
     async def run(self) -> Outcome:
-        await asyncio.gather(*(self.run_job(j) for j in self.plan.jobs))
+        generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
+        async with self._client(generating - {"local"}) as client:
+            for name in generating:
+                self._contexts[name] = self._context(name, client)
+            await asyncio.gather(*(self.run_job(j) for j in self.plan.jobs))
         return self.outcome
+
+    def _client(self, remote: set[str]) -> Any:
+        if not remote:
+            return contextlib.nullcontext()
+        import httpx
+
+        timeouts = [
+            s.timeout for n, s in self.manifest.providers.items() if n in remote and s.timeout
+        ]
+        read = max(timeouts) if timeouts else 300.0
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(read, connect=15.0),
+            follow_redirects=True,
+            headers={"User-Agent": _user_agent()},
+        )
+
+    def _context(self, name: str, client: Any) -> RunContext:
+        provider = get_provider(name)
+        settings = self.manifest.providers.get(name)
+        keys = provider.keys(self.env)
+        self._secrets.extend(v for v in keys.values() if len(v) >= 4)
+        return RunContext(
+            client=client,
+            keys=keys,
+            base_url=provider.base_url(settings.base_url if settings else None, self.env),
+            tmp_dir=self.cache.tmp,
+            retry=RetryPolicy.from_env(self.env),
+            poll=PollPolicy.from_env(self.env),
+            timeout=settings.timeout if settings else None,
+        )
 
     async def run_job(self, jp: JobPlan) -> None:
         try:
@@ -95,10 +135,17 @@ class Executor:
             self.fail(jp, str(exc))
 
     def fail(self, jp: JobPlan, message: str) -> None:
+        message = self.redact(message)
         self.outcome.failures.append(Failure(jp, message))
         self.progress("failed", jp, message)
         if not self.keep_going:
             self._stop = True
+
+    def redact(self, text: str) -> str:
+        """Never let a key reach a message, even if a provider echoes it back."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     async def generate(self, jp: JobPlan) -> Record | None:
         job = jp.job
@@ -109,7 +156,7 @@ class Executor:
                 return None
             self.progress("start", jp, "")
             provider = get_provider(job.provider)
-            result: Generated = await provider.generate(jp.request, RunContext())
+            result = await provider.generate(jp.request, job.model, self._contexts[job.provider])
         record = await asyncio.to_thread(self._store_master, jp, result)
         self.outcome.generated += 1
         self.outcome.cost_usd += result.cost_usd or 0.0
@@ -118,13 +165,16 @@ class Executor:
     def _store_master(self, jp: JobPlan, result: Generated) -> Record:
         from .derive import image_size, sniff_format
 
-        fmt = sniff_format(result.data)
+        head = result.data[:16] if result.data is not None else _head(result.path)
+        fmt = sniff_format(head)
         if fmt is None:
+            if result.path is not None:
+                result.path.unlink(missing_ok=True)
             raise ProviderError(jp.job.provider, "the response is not an image (bad magic bytes)")
-        width, height = image_size(result.data)
-        return self.cache.put(
-            jp.job.key,
-            result.data,
+        source = result.data if result.data is not None else result.path
+        assert source is not None
+        width, height = image_size(source)
+        meta = dict(
             width=width,
             height=height,
             format=fmt,
@@ -132,8 +182,13 @@ class Executor:
             model=jp.job.model,
             seed=result.seed,
             cost_usd=result.cost_usd,
+            credits=result.credits,
             spec=jp.job.spec.canonical(),
         )
+        if result.data is not None:
+            return self.cache.put(jp.job.key, result.data, **meta)
+        assert result.path is not None
+        return self.cache.put_file(jp.job.key, result.path, **meta)
 
     async def realise_outputs(self, jp: JobPlan, master: Record | None) -> None:
         """Put every output of a job in the cache: reuse, adopt from dist, or cut."""
@@ -168,6 +223,7 @@ class Executor:
             model=entry.model,
             seed=entry.seed,
             cost_usd=entry.cost_usd,
+            credits=entry.credits,
             spec=jp.job.spec.canonical(),
         )
 
@@ -183,11 +239,24 @@ class Executor:
             model=master.model,
             seed=master.seed,
             cost_usd=master.cost_usd,
+            credits=master.credits,
             spec=master.spec,
         )
         if (master.format, master.width, master.height) == (t.format, t.width, t.height):
             return self.cache.put(op.cache_key, data, **meta)  # the master itself: same blob
         return self.cache.put(op.cache_key, derive(data, t.width, t.height, t.format), **meta)
+
+
+def _head(path: Path | None) -> bytes:
+    assert path is not None
+    with open(path, "rb") as f:
+        return f.read(16)
+
+
+def _user_agent() -> str:
+    from . import __version__
+
+    return f"brandkit/{__version__}"
 
 
 def execute(

@@ -14,7 +14,7 @@ import posixpath
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -25,9 +25,10 @@ from .errors import ManifestError, Problem
 from .jobs import GenerationSpec, Job, OutputTarget
 from .keys import content_key
 from .load import PathT, readable_path
-from .manifest import Asset, Manifest, hex_color
+from .manifest import Asset, Manifest, Settings, hex_color
 from .models import native_size, nearest_ratio
 from .providers import get_provider
+from .providers.base import ModelNotAvailable, Provider
 
 MAX_PROMPT = 10_000
 DEFAULT_MAX_JOBS = 100_000
@@ -122,6 +123,7 @@ class Expander:
         self.model_override = model_override
         self.max_jobs = max_jobs
         self._compiled: dict[tuple[PathT, str], _Template] = {}
+        self.warnings: list[str] = []
         self._paths: dict[str, str] = {}
 
     # -- problems ----------------------------------------------------------------------------
@@ -190,10 +192,14 @@ class Expander:
         return jobs
 
     def expand_asset(self, asset: Asset) -> Iterator[Job]:
-        settings = asset.settings
-        provider_name = self.provider_override or settings.provider
+        provider_name = self.provider_override or asset.settings.provider
         provider = get_provider(provider_name)
-        resolved = provider.resolve_model(self.model_override or settings.model)
+        try:
+            resolved = provider.resolve_model(self.model_override or asset.settings.model)
+        except ModelNotAvailable as exc:
+            self.problem(self.setting_path(asset, "model"), str(exc))
+            return
+        settings = self.capable_settings(asset, provider)
         apath: PathT = ("assets", asset.id)
         groups = self.group_sizes(asset, resolved.sizes, apath)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
@@ -243,6 +249,45 @@ class Expander:
                     matrix=tuple((k, str(v)) for k, v in combo),
                     alias=resolved.alias,
                 )
+
+    def setting_path(self, asset: Asset, key: str) -> PathT:
+        """Where a setting an asset uses was written: on the asset, or in defaults."""
+        doc = self.manifest.doc
+        assert doc is not None
+        own: PathT = ("assets", asset.id, key)
+        return own if own in doc.marks or ("defaults", key) not in doc.marks else ("defaults", key)
+
+    def capable_settings(self, asset: Asset, provider: Provider) -> Settings:
+        """The asset's settings as the provider can honour them; nothing dropped silently."""
+        settings = asset.settings
+        how = f" (--provider {provider.name})" if self.provider_override else ""
+        if (settings.palette or settings.background) and not provider.supports_colors:
+            configured = self.manifest.providers.get(provider.name)
+            if configured is not None and configured.drop_colors:
+                self.warnings.append(
+                    f"{asset.id}: {provider.name} has no colour controls; "
+                    "generating without palette/background (drop_colors)"
+                )
+                settings = replace(settings, palette=(), background=None)
+            else:
+                key = "palette" if settings.palette else "background"
+                self.problem(
+                    self.setting_path(asset, key),
+                    f"{provider.name}{how} has no colour controls: remove palette and "
+                    f"background for this asset, or set providers.{provider.name}."
+                    "drop_colors: true to generate without them",
+                )
+        for key, supported in (
+            ("style", provider.supports_style),
+            ("substyle", provider.supports_style),
+            ("seed", provider.supports_seed),
+        ):
+            if getattr(settings, key) is not None and not supported:
+                self.problem(
+                    self.setting_path(asset, key),
+                    f"{provider.name}{how} does not accept `{key}` for these models",
+                )
+        return settings
 
     def context(self, asset: Asset, combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
         brand = dict(self.manifest.brand)

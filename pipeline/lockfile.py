@@ -33,7 +33,8 @@ class LockEntry:
     provider: str
     model: str
     seed: int | None
-    cost_usd: float | None
+    cost_usd: float | None  # what the provider reported charging, in USD
+    credits: float | None = None  # ... or in its own units (PixelDojo credits, Recraft units)
 
 
 def read_lock(path: Path) -> dict[str, LockEntry]:

@@ -97,7 +97,9 @@ def make_plan(
     *,
     force: bool = False,
     only: str | None = None,
+    prices: dict[str, dict[str, float]] | None = None,
 ) -> Plan:
+    """`prices`: the manifest's per-provider overrides of the price table."""
     previous = _previous_specs(project)
     plans: list[JobPlan] = []
     wanted_paths: set[str] = set()
@@ -105,7 +107,11 @@ def make_plan(
         wanted_paths.update(o.path for j in group for o in j.outputs)
         if only and not any(_selected(j, only) for j in group):
             continue
-        plans.append(_plan_job(project, key, group, cache, lock, previous, force))
+        plan = _plan_job(project, key, group, cache, lock, previous, force)
+        plan.unit_cost_usd = price(
+            plan.job.provider, plan.job.alias, plan.job.model, (prices or {}).get(plan.job.provider)
+        )
+        plans.append(plan)
     removed = [] if only else [e for p, e in sorted(lock.items()) if p not in wanted_paths]
     unknown = {
         f"{p.job.provider}/{p.job.model}"
@@ -155,9 +161,9 @@ def _plan_job(
         assets=sorted({j.asset for j in group}),
         status=status,
         reason=reason,
-        request=provider.build_request(job.spec, job.model),
+        request=provider.build_request(job.spec, job.model, job.alias),
         outputs=outputs,
-        unit_cost_usd=price(job.provider, job.alias, job.model),
+        unit_cost_usd=None,
         master=master,
     )
 

@@ -13,9 +13,16 @@ def price_table() -> dict[str, Any]:
     return json.loads((resources.files("pipeline") / "data" / "prices.json").read_text("utf-8"))
 
 
-def price(provider: str, alias: str | None, model_id: str) -> float | None:
-    """USD per image for this provider and model, or None when unknown."""
+def price(
+    provider: str, alias: str | None, model_id: str, overrides: dict[str, float] | None = None
+) -> float | None:
+    """USD per image: the manifest's override, the provider's own price, the list price."""
+    for name in (alias, model_id):
+        if overrides and name is not None and name in overrides:
+            return float(overrides[name])
     table = price_table()
+    if provider in table.get("unpriced", {}):
+        return None
     per_provider = table.get("providers", {}).get(provider, {})
     for name in (alias, model_id, "*"):
         if name is not None and name in per_provider:

@@ -70,6 +70,7 @@ def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dic
                 "model": record.model or jp.job.model,
                 "seed": record.seed,
                 "cost_usd": record.cost_usd,
+                "credits": record.credits,
                 "prompt": jp.job.spec.prompt,
                 "spec": jp.job.spec.canonical(),
                 "size": record.size,
@@ -89,6 +90,7 @@ def _lock_entry(path: str, o: dict) -> LockEntry:
         model=o["model"],
         seed=o["seed"],
         cost_usd=o["cost_usd"],
+        credits=o.get("credits"),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from .cache import Cache
 from .errors import BrandkitError
 from .execute import Outcome, Progress, execute
-from .expand import DEFAULT_MAX_JOBS, expand
+from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job
 from .lockfile import read_lock
 from .manifest import Manifest, load_manifest
@@ -28,6 +28,7 @@ class Loaded:
     project: Project
     manifest: Manifest
     jobs: list[Job]
+    warnings: list[str] = field(default_factory=list)
 
 
 def load(
@@ -39,8 +40,10 @@ def load(
 ) -> Loaded:
     """load + validate + expand; raises ManifestError with every problem found."""
     manifest = load_manifest(project.manifest, project.display)
-    jobs = expand(manifest, provider_override=provider, model_override=model, max_jobs=max_jobs)
-    return Loaded(project, manifest, jobs)
+    expander = Expander(
+        manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
+    )
+    return Loaded(project, manifest, expander.expand(), expander.warnings)
 
 
 @contextmanager
@@ -54,7 +57,10 @@ def open_cache(project: Project) -> Iterator[Cache]:
 
 def plan(loaded: Loaded, cache: Cache, *, force: bool = False, only: str | None = None) -> Plan:
     lock = read_lock(loaded.project.lock)
-    return make_plan(loaded.project, loaded.jobs, cache, lock, force=force, only=only)
+    prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
+    return make_plan(
+        loaded.project, loaded.jobs, cache, lock, force=force, only=only, prices=prices
+    )
 
 
 @dataclass
@@ -75,6 +81,12 @@ def build(
     progress: Progress | None = None,
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed (its results stay cached)."""
+    if max_cost is not None and the_plan.unknown_prices:
+        raise BrandkitError(
+            f"no price is known for {', '.join(sorted(the_plan.unknown_prices))}"
+            ", so --max-cost cannot be checked; set providers.<name>.prices in "
+            "the manifest; nothing was generated"
+        )
     if max_cost is not None and the_plan.estimated_cost_usd > max_cost:
         raise BrandkitError(
             f"the plan's estimated cost ${the_plan.estimated_cost_usd:.2f} is over "

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from tests.emulator.fixture import emulator  # noqa: F401  (the loopback provider emulator)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample-project"

@@ -22,11 +22,12 @@ class FlakyLocal(LocalProvider):
     fail_word: ClassVar[str] = "teapot"
     calls: ClassVar[list[str]] = []
 
-    async def generate(self, request: dict[str, Any], ctx: RunContext) -> Generated:
+    async def generate(self, request: dict[str, Any], model_id: str,
+                       ctx: RunContext) -> Generated:
         type(self).calls.append(request["prompt"])
         if self.fail_word in request["prompt"]:
             raise ProviderError("local", "content policy: teapots are not allowed")
-        return await super().generate(request, ctx)
+        return await super().generate(request, model_id, ctx)
 
 
 @pytest.fixture

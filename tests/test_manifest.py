@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import ManifestError
 from pipeline.load import load_yaml
 from pipeline.manifest import parse_color, schema, validate
-from pipeline.providers import PROVIDERS, REMOTE_PROVIDERS
+from pipeline.providers import PROVIDERS
 
 GOOD = """\
 kit: {name: acme}
@@ -133,7 +133,7 @@ def test_colour_forms() -> None:
 
 def test_schema_provider_enum_matches_the_registry() -> None:
     enum = schema()["properties"]["defaults"]["properties"]["provider"]["enum"]
-    assert set(enum) == set(PROVIDERS) | set(REMOTE_PROVIDERS)
+    assert set(enum) == set(PROVIDERS)
     assert set(schema()["properties"]["providers"]["propertyNames"]["enum"]) == set(enum)
 
 

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from .base import Provider
+from .cloudflare import CloudflareProvider
 from .local import LocalProvider
+from .pixeldojo import PixelDojoProvider
+from .recraft import RecraftProvider
+from .runware import RunwareProvider
 
 PROVIDERS: dict[str, type] = {
     "local": LocalProvider,
+    "runware": RunwareProvider,
+    "cloudflare": CloudflareProvider,
+    "pixeldojo": PixelDojoProvider,
+    "recraft": RecraftProvider,
 }
-
-REMOTE_PROVIDERS = ("runware", "cloudflare", "pixeldojo", "recraft")
 
 
 def get_provider(name: str) -> Provider:
     try:
-        return PROVIDERS[name]()
+        return PROVIDERS[name]()  # type: ignore[no-any-return]
     except KeyError:
         from ..errors import BrandkitError
 
-        if name in REMOTE_PROVIDERS:
-            raise BrandkitError(
-                f"provider {name!r} is not available in this version yet; use provider: local"
-            ) from None
         raise BrandkitError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}") from None

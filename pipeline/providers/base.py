@@ -1,28 +1,33 @@
 """The one small interface every provider implements.
 
 Building the request is pure (spec in, wire body out), so `plan --json` can show the exact
-body before a cent is spent; `generate` sends it and returns the image, sharing one HTTP
-client the executor owns (tests point it at the loopback emulator).
+body before a cent is spent; `generate` sends it and returns the image, through the one
+HTTP client the executor owns (tests point it at the loopback emulator). Capabilities are
+plain attributes, checked before anything is sent.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from ..errors import MissingKeyError
 from ..jobs import GenerationSpec
-from ..models import SIZES_1K, SIZES_2K, ModelInfo, find_model
+from ..models import MODELS, SIZES_1K, SIZES_2K, ModelInfo, find_model
+from .http import PollPolicy, RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
 class Generated:
-    """A finished generation: the image bytes and what the provider said about them."""
+    """A finished generation: the image (bytes, or a temp file the caller now owns)."""
 
-    data: bytes
+    data: bytes | None = None
+    path: Path | None = None
     seed: int | None = None
-    cost_usd: float | None = None
+    cost_usd: float | None = None  # what the provider says it charged, in USD
+    credits: float | None = None  # ... or in the provider's own units
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -35,26 +40,42 @@ class ResolvedModel:
 
 @dataclass
 class RunContext:
-    """What a provider may use while generating: the shared client and its settings."""
+    """What a provider may use while generating."""
 
-    client: Any = None  # httpx.AsyncClient for remote providers
-    base_url: str | None = None
+    client: Any = None  # the shared httpx.AsyncClient
+    base_url: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
+    tmp_dir: Path = Path(".")
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    poll: PollPolicy = field(default_factory=PollPolicy)
     timeout: float | None = None
-    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 class Provider(Protocol):
     name: ClassVar[str]
     supports_colors: ClassVar[bool]
+    supports_style: ClassVar[bool]
+    supports_seed: ClassVar[bool]
     asynchronous: ClassVar[bool]
     env_keys: ClassVar[tuple[str, ...]]
     default_concurrency: ClassVar[int]
+    default_base_url: ClassVar[str]
 
     def resolve_model(self, model: str) -> ResolvedModel: ...
 
-    def build_request(self, spec: GenerationSpec, model_id: str) -> dict[str, Any]: ...
+    def build_request(
+        self, spec: GenerationSpec, model_id: str, alias: str | None
+    ) -> dict[str, Any]: ...
 
-    async def generate(self, request: dict[str, Any], ctx: RunContext) -> Generated: ...
+    async def generate(
+        self, request: dict[str, Any], model_id: str, ctx: RunContext
+    ) -> Generated: ...
+
+    def keys(self, env: dict[str, str]) -> dict[str, str]: ...
+
+
+class ModelNotAvailable(ValueError):
+    """The model is not served by this provider (the message lists what is)."""
 
 
 class ProviderBase:
@@ -62,21 +83,63 @@ class ProviderBase:
 
     name: ClassVar[str] = ""
     supports_colors: ClassVar[bool] = True
+    supports_style: ClassVar[bool] = False
+    supports_seed: ClassVar[bool] = False
     asynchronous: ClassVar[bool] = False
     env_keys: ClassVar[tuple[str, ...]] = ()
     default_concurrency: ClassVar[int] = 4
+    default_base_url: ClassVar[str] = ""
+
+    def sizes_for(self, info: ModelInfo) -> dict[str, tuple[int, int]]:
+        return info.sizes
 
     def resolve_model(self, model: str) -> ResolvedModel:
-        info: ModelInfo | None = find_model(self.name, model)
+        info = find_model(self.name, model)
         if info is not None:
-            return ResolvedModel(info.ids.get(self.name, info.alias), info.alias, info.sizes)
+            if self.name not in info.ids:
+                offered = [a for a, m in MODELS.items() if self.name in m.ids]
+                raise ModelNotAvailable(
+                    f"{self.name} does not serve {model!r}; it offers {', '.join(offered)}"
+                )
+            return ResolvedModel(info.ids[self.name], info.alias, self.sizes_for(info))
         # A raw id we do not know (a newer model): trust it, guessing the size tier.
         pro = "pro" in model.lower()
         return ResolvedModel(model, None, SIZES_2K if pro else SIZES_1K)
 
-    def keys(self, env: dict[str, str]) -> dict[str, str]:
+    def keys(self, env: dict[str, str] | None = None) -> dict[str, str]:
         """The provider's secrets from the environment, or MissingKeyError naming them."""
+        env = dict(os.environ) if env is None else env
         missing = tuple(k for k in self.env_keys if not env.get(k))
         if missing:
             raise MissingKeyError(self.name, missing)
         return {k: env[k] for k in self.env_keys}
+
+    def base_url(self, configured: str | None, env: dict[str, str]) -> str:
+        """BRANDKIT_<NAME>_URL, else the manifest's base_url, else the documented base."""
+        override = env.get(f"BRANDKIT_{self.name.upper()}_URL") or configured
+        return (override or self.default_base_url).rstrip("/")
+
+
+def recraft_style_and_controls(spec: GenerationSpec) -> dict[str, Any]:
+    """Recraft's own field names (also Cloudflare's): style, substyle, controls{...}."""
+    fields: dict[str, Any] = {}
+    if spec.style:
+        fields["style"] = spec.style
+    if spec.substyle:
+        fields["substyle"] = spec.substyle
+    controls: dict[str, Any] = {}
+    if spec.palette:
+        controls["colors"] = rgb_list(spec.palette)
+    if spec.background is not None:
+        controls["background_color"] = {"rgb": list(spec.background)}
+    if controls:
+        fields["controls"] = controls
+    return fields
+
+
+def rgb_list(palette: tuple[tuple[int, int, int], ...]) -> list[dict[str, list[int]]]:
+    return [{"rgb": list(c)} for c in palette]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

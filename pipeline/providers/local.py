@@ -11,21 +11,33 @@ import hashlib
 from typing import Any, ClassVar
 
 from ..jobs import GenerationSpec
-from ..models import MODELS
-from .base import Generated, ProviderBase, RunContext
+from .base import Generated, ProviderBase, ResolvedModel, RunContext
 
 
 class LocalProvider(ProviderBase):
     name: ClassVar[str] = "local"
     supports_colors: ClassVar[bool] = True
-    asynchronous: ClassVar[bool] = False
-    env_keys: ClassVar[tuple[str, ...]] = ()
+    supports_style: ClassVar[bool] = True
+    supports_seed: ClassVar[bool] = True
     default_concurrency: ClassVar[int] = 2
 
-    def build_request(self, spec: GenerationSpec, model_id: str) -> dict[str, Any]:
+    def resolve_model(self, model: str) -> ResolvedModel:
+        from ..models import find_model
+
+        info = find_model(self.name, model)
+        if info is None:  # a raw id of any provider: local stands in for that model family
+            for provider in ("runware", "cloudflare", "pixeldojo", "recraft"):
+                info = info or find_model(provider, model)
+        if info is not None:
+            return ResolvedModel(info.alias, info.alias, info.sizes)
+        return super().resolve_model(model)
+
+    def build_request(
+        self, spec: GenerationSpec, model_id: str, alias: str | None
+    ) -> dict[str, Any]:
         return {"model": model_id, **spec.canonical()}
 
-    async def generate(self, request: dict[str, Any], ctx: RunContext) -> Generated:
+    async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
         spec = spec_from_request(request)
         seed = spec.seed if spec.seed is not None else _seed_for(request)
         data = await asyncio.to_thread(_render, spec)
@@ -33,12 +45,14 @@ class LocalProvider(ProviderBase):
 
 
 def spec_from_request(request: dict[str, Any]) -> GenerationSpec:
+    palette = tuple((c[0], c[1], c[2]) for c in request["palette"])
+    bg = request["background"]
     return GenerationSpec(
         prompt=request["prompt"],
         width=request["width"],
         height=request["height"],
-        palette=tuple(tuple(c) for c in request["palette"]),  # type: ignore[misc]
-        background=tuple(request["background"]) if request["background"] else None,  # type: ignore[arg-type]
+        palette=palette,
+        background=(bg[0], bg[1], bg[2]) if bg else None,
         style=request["style"],
         substyle=request["substyle"],
         seed=request["seed"],
@@ -55,6 +69,3 @@ def _render(spec: GenerationSpec) -> bytes:
     from .placeholder import render_placeholder
 
     return render_placeholder(spec)
-
-
-KNOWN_MODELS = tuple(MODELS)

@@ -1,0 +1,276 @@
+"""The one place that talks HTTP: retries, backoff, Retry-After, downloads.
+
+Every provider sends through `send_json` with its own error parser. Retried: transport
+errors, 408, 425, 429 and 5xx (exponential backoff with full jitter, honouring
+`Retry-After` up to `max_wait`); never 400/401/402/403/404. Images are fetched from a URL
+(never with the API key), base64 or a data URI, streamed to a temp file, and checked to
+be a whole PNG/JPEG/WEBP before anyone sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import email.utils
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import ProviderError
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+ErrorParser = Callable[[httpx.Response], tuple[str, str | None]]  # -> (message, code)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base: float = 1.0  # first backoff ceiling, seconds
+    cap: float = 30.0  # largest backoff ceiling
+    max_wait: float = 300.0  # longest Retry-After we are willing to sleep
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> RetryPolicy:
+        """Tests and impatient users can shorten the waits (never the attempt count)."""
+        base = float(env.get("BRANDKIT_RETRY_BASE", cls.base))
+        return cls(
+            base=base,
+            cap=max(base, min(cls.cap, base * 30)),
+            max_wait=float(env.get("BRANDKIT_MAX_WAIT", cls.max_wait)),
+        )
+
+    def backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    first: float = 1.0
+    factor: float = 1.5
+    cap: float = 10.0
+    deadline: float = 20 * 60.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> PollPolicy:
+        first = float(env.get("BRANDKIT_POLL_INTERVAL", cls.first))
+        return cls(
+            first=first,
+            cap=max(first, min(cls.cap, first * 10)),
+            deadline=float(env.get("BRANDKIT_POLL_DEADLINE", cls.deadline)),
+        )
+
+    def intervals(self) -> Any:
+        """Sleep lengths until the deadline: first, then x factor up to cap."""
+        start, delay = time.monotonic(), self.first
+        while time.monotonic() - start < self.deadline:
+            yield delay
+            delay = min(self.cap, delay * self.factor)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    return None
+
+
+def plain_error(response: httpx.Response) -> tuple[str, str | None]:
+    """A short message from any error body: JSON `message`/`error`, or the text itself."""
+    text = response.text.strip()
+    with contextlib.suppress(ValueError):
+        body = response.json()
+        if isinstance(body, dict):
+            for key in ("message", "error", "detail"):
+                if isinstance(body.get(key), str):
+                    code = body.get("code")
+                    return body[key], str(code) if code is not None else None
+    return (text[:300] or f"HTTP {response.status_code}"), None
+
+
+async def send_json(
+    client: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    policy: RetryPolicy,
+    parse_error: ErrorParser = plain_error,
+    json: Any = None,
+    headers: dict[str, str] | None = None,
+    no_retry_codes: frozenset[str] = frozenset(),
+    before_retry: Callable[[], Any] | None = None,
+) -> Any:
+    """Send a request and return its JSON body, retrying what is worth retrying.
+
+    `before_retry` (async) may return a result to use instead of sending again: how an
+    idempotent resubmission first asks whether the lost attempt went through.
+    """
+    last: ProviderError | None = None
+    for attempt in range(1, policy.attempts + 1):
+        if attempt > 1 and before_retry is not None:
+            found = await before_retry()
+            if found is not None:
+                return found
+        wait: float | None = None
+        try:
+            response = await client.request(method, url, json=json, headers=headers)
+        except httpx.TransportError as exc:
+            last = ProviderError(provider, f"network error: {_describe(exc)}", retryable=True)
+        else:
+            if response.is_success:
+                try:
+                    return response.json()
+                except ValueError:
+                    last = ProviderError(
+                        provider,
+                        "the response is not valid JSON",
+                        retryable=True,
+                        status=response.status_code,
+                    )
+            else:
+                message, code = parse_error(response)
+                retryable = response.status_code in RETRYABLE_STATUS and code not in no_retry_codes
+                wait = retry_after(response)
+                last = ProviderError(
+                    provider,
+                    f"{message} (HTTP {response.status_code})",
+                    retryable=retryable,
+                    status=response.status_code,
+                    code=code,
+                    retry_after=wait,
+                )
+                if not retryable:
+                    raise last
+                if wait is not None and wait > policy.max_wait:
+                    raise ProviderError(
+                        provider,
+                        f"{message}: rate limited, retry after "
+                        f"{wait:.0f}s, longer than the {policy.max_wait:.0f}s "
+                        "we wait (BRANDKIT_MAX_WAIT)",
+                        status=response.status_code,
+                        code=code,
+                        retry_after=wait,
+                    )
+        if attempt < policy.attempts:
+            await asyncio.sleep(wait if wait is not None else policy.backoff(attempt))
+    assert last is not None
+    raise ProviderError(
+        provider,
+        f"{last.message}; gave up after {policy.attempts} attempts",
+        retryable=True,
+        status=last.status,
+        code=last.code,
+    )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def check_image(head: bytes, tail: bytes, size: int) -> str | None:
+    """The format of a whole PNG/JPEG/WEBP file, or None if it is not one (or cut short)."""
+    from ..derive import sniff_format
+
+    fmt = sniff_format(head)
+    if fmt == "png" and tail.endswith(b"IEND\xaeB`\x82"):
+        return fmt
+    if fmt == "jpg" and tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return fmt
+    if fmt == "webp" and int.from_bytes(head[4:8], "little") + 8 == size:
+        return fmt
+    return None
+
+
+def write_temp(tmp_dir: Path, data: bytes) -> Path:
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="dl-", suffix=".part")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return Path(name)
+
+
+def decode_inline(provider: str, value: str, tmp_dir: Path) -> Path:
+    """A base64 string or a data URI, checked and written to a temp file."""
+    if value.startswith("data:"):
+        value = value.partition(",")[2]
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProviderError(provider, "the inline image is not valid base64") from None
+    if check_image(data[:16], data[-16:], len(data)) is None:
+        raise ProviderError(provider, "the inline image is not a whole PNG, JPEG or WEBP")
+    return write_temp(tmp_dir, data)
+
+
+async def download(
+    client: httpx.AsyncClient, provider: str, url: str, tmp_dir: Path, *, policy: RetryPolicy
+) -> Path:
+    """Stream an image URL to a temp file; retry transport errors and broken files."""
+    last = ""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return await _download_once(client, url, tmp_dir)
+        except httpx.TransportError as exc:
+            last = f"network error: {_describe(exc)}"
+        except _BadDownload as exc:
+            last = str(exc)
+            if not exc.retryable:
+                break
+        if attempt < policy.attempts:
+            await asyncio.sleep(policy.backoff(attempt))
+    raise ProviderError(provider, f"could not download the image: {last}")
+
+
+class _BadDownload(Exception):
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> Path:
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="dl-", suffix=".part")
+    path = Path(name)
+    try:
+        head, tail, size = b"", b"", 0
+        async with client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise _BadDownload(
+                    f"HTTP {response.status_code} from the image URL",
+                    retryable=response.status_code in RETRYABLE_STATUS,
+                )
+            with os.fdopen(fd, "wb") as f:
+                fd = -1
+                async for chunk in response.aiter_bytes(1 << 16):
+                    if len(head) < 16:
+                        head = (head + chunk)[:16]
+                    tail = (tail + chunk)[-16:]
+                    size += len(chunk)
+                    f.write(chunk)
+        if check_image(head, tail, size) is None:
+            kind = response.headers.get("content-type", "?")
+            raise _BadDownload(f"not a whole PNG, JPEG or WEBP ({size} bytes of {kind})")
+        return path
+    except BaseException:
+        if fd != -1:
+            os.close(fd)
+        path.unlink(missing_ok=True)
+        raise

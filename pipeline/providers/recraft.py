@@ -1,0 +1,72 @@
+"""Recraft's own API: one synchronous POST to /images/generations.
+
+The body is flat (prompt, model, size "WxH", n, response_format, controls, style,
+substyle, random_seed). We ask for `b64_json` so the image arrives with the answer
+(Recraft's URLs expire after about a day anyway). `credits` are API units: $1 = 1000.
+Errors may be plain text (401 `request unauthorized`) or JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..errors import ProviderError
+from ..jobs import GenerationSpec
+from .base import Generated, ProviderBase, RunContext, bearer, recraft_style_and_controls
+from .http import decode_inline, download, plain_error, send_json
+
+UNITS_PER_USD = 1000
+
+
+class RecraftProvider(ProviderBase):
+    name: ClassVar[str] = "recraft"
+    supports_colors: ClassVar[bool] = True
+    supports_style: ClassVar[bool] = True
+    supports_seed: ClassVar[bool] = True
+    env_keys: ClassVar[tuple[str, ...]] = ("RECRAFT_API_TOKEN",)
+    default_concurrency: ClassVar[int] = 2  # 5 requests/s, 100 images/min per user
+    default_base_url: ClassVar[str] = "https://external.api.recraft.ai/v1"
+
+    def build_request(
+        self, spec: GenerationSpec, model_id: str, alias: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": spec.prompt,
+            "model": model_id,
+            "size": f"{spec.width}x{spec.height}",
+            "n": 1,
+            "response_format": "b64_json",
+        }
+        body.update(recraft_style_and_controls(spec))
+        if spec.seed is not None:
+            body["random_seed"] = spec.seed
+        return body
+
+    async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
+        body = await send_json(
+            ctx.client,
+            self.name,
+            "POST",
+            f"{ctx.base_url}/images/generations",
+            json=request,
+            headers=bearer(ctx.keys["RECRAFT_API_TOKEN"]),
+            policy=ctx.retry,
+            parse_error=plain_error,
+        )
+        items = body.get("data") if isinstance(body, dict) else None
+        if not items or not isinstance(items[0], dict):
+            raise ProviderError(self.name, "the response carries no image")
+        item = items[0]
+        if item.get("b64_json"):
+            path = decode_inline(self.name, item["b64_json"], ctx.tmp_dir)
+        elif item.get("url"):
+            path = await download(ctx.client, self.name, item["url"], ctx.tmp_dir, policy=ctx.retry)
+        else:
+            raise ProviderError(self.name, "the response carries no image")
+        credits = body.get("credits")
+        return Generated(
+            path=path,
+            meta={"image_id": item.get("image_id")},
+            credits=float(credits) if credits is not None else None,
+            cost_usd=credits / UNITS_PER_USD if credits is not None else None,
+        )

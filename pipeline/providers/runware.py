@@ -1,0 +1,173 @@
+"""Runware: a JSON array of `imageInference` tasks, delivered asynchronously.
+
+Each task gets a fresh UUID v4 `taskUUID` at submission; with `deliveryMethod: "async"`
+the POST is acknowledged at once and the result is collected with `getResponse`, so a
+lost connection never costs a second image: a retry first asks whether the task exists.
+Colours go in `providerSettings.recraft` for V4 / V4 Pro and in `settings` for V4.1 /
+V4.1 Pro. The master is requested as PNG; `cost` is reported with `includeCost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, ClassVar
+
+import httpx
+
+from ..errors import ProviderError
+from ..jobs import GenerationSpec
+from .base import Generated, ProviderBase, RunContext, bearer, rgb_list
+from .http import decode_inline, download, send_json
+
+_IMAGE_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
+
+
+class RunwareProvider(ProviderBase):
+    name: ClassVar[str] = "runware"
+    supports_colors: ClassVar[bool] = True
+    supports_style: ClassVar[bool] = False
+    supports_seed: ClassVar[bool] = False
+    asynchronous: ClassVar[bool] = True
+    env_keys: ClassVar[tuple[str, ...]] = ("RUNWARE_API_KEY",)
+    default_concurrency: ClassVar[int] = 4
+    default_base_url: ClassVar[str] = "https://api.runware.ai/v1"
+
+    def build_request(
+        self, spec: GenerationSpec, model_id: str, alias: str | None
+    ) -> dict[str, Any]:
+        """The imageInference task, without its random taskUUID (added at submission)."""
+        task: dict[str, Any] = {
+            "taskType": "imageInference",
+            "model": model_id,
+            "positivePrompt": spec.prompt,
+            "width": spec.width,
+            "height": spec.height,
+        }
+        colors: dict[str, Any] = {}
+        if spec.palette:
+            colors["colors"] = rgb_list(spec.palette)
+        if spec.background is not None:
+            colors["backgroundColor"] = {"rgb": list(spec.background)}
+        if colors:
+            if _is_v41(model_id, alias):
+                task["settings"] = colors
+            else:
+                task["providerSettings"] = {"recraft": colors}
+        task.update(outputFormat="PNG", includeCost=True, deliveryMethod="async")
+        return task
+
+    async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
+        task = {"taskUUID": str(uuid.uuid4()), **request}
+        return await self.collect(task, ctx, submit=True)
+
+    async def collect(self, task: dict[str, Any], ctx: RunContext, *, submit: bool) -> Generated:
+        """Submit (unless resuming) and poll `getResponse` until the task is done."""
+        uuid_ = task["taskUUID"]
+        if submit:
+            await self._submit(task, ctx)
+        for delay in ctx.poll.intervals():
+            await asyncio.sleep(delay)
+            item = await self._poll(uuid_, ctx)
+            if item is not None:
+                return await self._image(item, ctx)
+        raise ProviderError(
+            self.name,
+            f"task {uuid_} did not finish in {ctx.poll.deadline:.0f}s (BRANDKIT_POLL_DEADLINE)",
+        )
+
+    async def _submit(self, task: dict[str, Any], ctx: RunContext) -> None:
+        async def already_there() -> Any:
+            # A lost answer may hide an accepted task: ask before paying again.
+            body = await self._send(
+                [{"taskType": "getResponse", "taskUUID": task["taskUUID"]}], ctx
+            )
+            return body if _find(body, task["taskUUID"])[0] is not None else None
+
+        try:
+            body = await self._send([task], ctx, before_retry=already_there)
+        except ProviderError as exc:
+            if exc.code == "duplicateTaskUUID":
+                return  # an earlier attempt got through after all: collect that one
+            raise
+        _raise_task_errors(self.name, body, task["taskUUID"])
+
+    async def _poll(self, task_uuid: str, ctx: RunContext) -> dict[str, Any] | None:
+        body = await self._send([{"taskType": "getResponse", "taskUUID": task_uuid}], ctx)
+        _raise_task_errors(self.name, body, task_uuid)
+        item, _ = _find(body, task_uuid)
+        if item is None:
+            return None
+        done = item.get("status") == "success" or (
+            item.get("status") is None and any(k in item for k in _IMAGE_FIELDS)
+        )
+        return item if done else None
+
+    async def _send(self, tasks: list[dict[str, Any]], ctx: RunContext, **kw: Any) -> Any:
+        return await send_json(
+            ctx.client,
+            self.name,
+            "POST",
+            ctx.base_url,
+            json=tasks,
+            headers=bearer(ctx.keys["RUNWARE_API_KEY"]),
+            policy=ctx.retry,
+            parse_error=parse_error,
+            **kw,
+        )
+
+    async def _image(self, item: dict[str, Any], ctx: RunContext) -> Generated:
+        meta = {"imageUUID": item.get("imageUUID"), "taskUUID": item.get("taskUUID")}
+        if item.get("imageURL"):
+            path = await download(
+                ctx.client, self.name, item["imageURL"], ctx.tmp_dir, policy=ctx.retry
+            )
+        elif item.get("imageBase64Data") or item.get("imageDataURI"):
+            inline = item.get("imageBase64Data") or item["imageDataURI"]
+            path = decode_inline(self.name, inline, ctx.tmp_dir)
+        else:
+            raise ProviderError(self.name, "the result carries no image")
+        cost = item.get("cost")
+        return Generated(
+            path=path,
+            seed=item.get("seed"),
+            meta=meta,
+            cost_usd=float(cost) if cost is not None else None,
+        )
+
+
+def _is_v41(model_id: str, alias: str | None) -> bool:
+    return (alias or "").startswith("recraft-v4.1") or "v4.1" in model_id
+
+
+def _find(body: Any, task_uuid: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The data item and the error item for a task, from a Runware envelope."""
+    data = body.get("data") if isinstance(body, dict) else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    item = next(
+        (d for d in data or [] if isinstance(d, dict) and d.get("taskUUID") == task_uuid), None
+    )
+    error = next(
+        (e for e in errors or [] if isinstance(e, dict) and e.get("taskUUID") in (task_uuid, None)),
+        None,
+    )
+    return item, error
+
+
+def _raise_task_errors(provider: str, body: Any, task_uuid: str) -> None:
+    _, error = _find(body, task_uuid)
+    if error is not None:
+        code = error.get("code")
+        raise ProviderError(
+            provider, f"{error.get('message') or code} ({code})", code=code, retryable=False
+        )
+
+
+def parse_error(response: httpx.Response) -> tuple[str, str | None]:
+    """`{"errors": [{"code", "message", ...}]}`, or whatever text came back."""
+    try:
+        body = response.json()
+        error = body["errors"][0]
+        return f"{error.get('message', '')} ({error.get('code')})", error.get("code")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return response.text.strip()[:300] or f"HTTP {response.status_code}", None

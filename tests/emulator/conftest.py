@@ -1,0 +1,3 @@
+from tests.emulator.fixture import emulator
+
+__all__ = ["emulator"]

@@ -1,0 +1,239 @@
+"""Runware REST emulation: `POST {base}` with a JSON array of tasks (providers.md §1)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .runware_validate import RunwareModel, TaskError, validate
+from .wire import NO_JSON, Context, Phase, Request, Response, json_response
+
+ERROR_CODES = {
+    400: ("invalidRequestBody", "The request body is invalid."),
+    401: ("invalidApiKey", "Invalid API key. Get one at https://runware.ai/signup"),
+    402: ("insufficientCredits", "Insufficient credits to run this task."),
+    403: ("forbidden", "The API key has no permission for this operation."),
+    404: ("notFound", "Not found."),
+    408: ("timeoutProvider", "The request timed out."),
+    429: ("rateLimitExceeded", "Too many requests, please slow down."),
+    500: ("internalServerError", "Internal server error."),
+    502: ("serviceUnavailable", "Bad gateway."),
+    503: ("serviceUnavailable", "The service is temporarily unavailable."),
+    504: (
+        "timeoutProvider",
+        "The external provider did not respond within the timeout window.",
+    ),
+}
+
+
+@dataclass
+class Job:
+    task_uuid: str
+    done_at: float = float("inf")
+    items: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+
+def _tasks(body: Any) -> list[Any]:
+    """The tasks of a request body, without a leading `authentication` task."""
+    if not isinstance(body, list):
+        return []
+    if body and isinstance(body[0], dict) and body[0].get("taskType") == "authentication":
+        return body[1:]
+    return body
+
+
+class Runware:
+    name = "runware"
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        self._keys = keys
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+
+    # -- protocol hooks -------------------------------------------------------------------------
+
+    def authorized(self, request: Request) -> bool:
+        key = self._keys["runware"]
+        if request.bearer() == key:
+            return True
+        body = request.json
+        if isinstance(body, list) and body and isinstance(body[0], dict):
+            first = body[0]
+            return first.get("taskType") == "authentication" and first.get("apiKey") == key
+        return False
+
+    def unauthorized(self, request: Request) -> Response:
+        code, message = ERROR_CODES[401]
+        error = {"code": code, "message": message, "parameter": "apiKey"}
+        return json_response(401, {"errors": [{**error, "taskType": "authentication"}]})
+
+    def phase(self, request: Request) -> Phase:
+        types = {t.get("taskType") for t in _tasks(request.json) if isinstance(t, dict)}
+        if "getResponse" in types and "imageInference" not in types:
+            return "poll"
+        return "submit"
+
+    def error(
+        self, status: int, request: Request, code: Any = None, message: str | None = None
+    ) -> Response:
+        default_code, default_message = ERROR_CODES.get(
+            status, ("internalServerError" if status >= 500 else "invalidRequestBody", "Error.")
+        )
+        tasks = _tasks(request.json)
+        error = TaskError(str(code or default_code), message or default_message)
+        return json_response(status, {"errors": [error.item(tasks[0] if tasks else None)]})
+
+    def reset(self) -> None:
+        with self._lock:
+            self._jobs.clear()
+
+    # -- request handling -----------------------------------------------------------------------
+
+    def handle(self, request: Request, ctx: Context) -> Response:
+        if request.path not in ("", "/"):
+            return self.error(404, request, "notFound", f"Unknown path {request.path!r}.")
+        if request.method != "POST":
+            return self.error(405, request, "methodNotAllowed", "Only POST is supported.")
+        body = request.json
+        tasks = _tasks(body)
+        if body is NO_JSON or not isinstance(body, list) or not tasks:
+            return self.error(400, request, "invalidRequestBody", "Expected a JSON array of tasks.")
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        statuses: list[int] = []
+        polled = False
+        seen: set[str] = set()
+        for task in tasks:
+            try:
+                task_type = task.get("taskType") if isinstance(task, dict) else None
+                if task_type == "imageInference":
+                    data.extend(self._inference(task, ctx, seen))
+                elif task_type == "getResponse":
+                    polled = True
+                    items, failures = self._get_response(task, ctx)
+                    data.extend(items)
+                    errors.extend(failures)
+                else:
+                    raise TaskError(
+                        "unsupportedTaskType", f"Unsupported taskType {task_type!r}.", "taskType"
+                    )
+            except TaskError as err:
+                errors.append(err.item(task))
+                statuses.append(err.status)
+        payload: dict[str, Any] = {}
+        if data or polled or not errors:
+            payload["data"] = data
+        if errors:
+            payload["errors"] = errors
+        status = statuses[0] if statuses and not data else 200
+        return json_response(status, payload)
+
+    def _inference(
+        self, task: dict[str, Any], ctx: Context, seen: set[str]
+    ) -> list[dict[str, Any]]:
+        model = validate(task)
+        task_uuid: str = task["taskUUID"]
+        job = Job(task_uuid)
+        with self._lock:
+            if task_uuid in self._jobs or task_uuid in seen:
+                raise TaskError(
+                    "duplicateTaskUUID",
+                    f"A task with taskUUID {task_uuid} was already submitted.",
+                    "taskUUID",
+                )
+            self._jobs[task_uuid] = job
+        seen.add(task_uuid)
+        is_async = task.get("deliveryMethod") == "async"
+        fault = ctx.take_provider_fault()
+        if fault is not None and fault.kind == "content_refusal":
+            code = str(fault.params.get("code", "contentPolicyViolation"))
+            message = fault.params.get(
+                "message", "The prompt was flagged by the provider's content policy."
+            )
+            job.error = {"code": code, "message": message}
+            job.done_at = time.monotonic()
+            if is_async:
+                return []  # ack now, the refusal shows up in getResponse; not paid
+            raise TaskError(code, message, "positivePrompt")
+        count = task.get("numberResults", 1)
+        if fault is None or fault.params.get("paid", True):
+            ctx.charge(count)
+        if fault is not None:  # job_failed
+            job.error = {
+                "code": fault.params.get("code", "inferenceError"),
+                "message": fault.params.get("message", "The provider failed to generate."),
+            }
+        else:
+            job.items = [self._result(task, model, index, ctx) for index in range(count)]
+        if is_async:
+            job.done_at = time.monotonic() + ctx.latency
+            return []
+        ctx.sleep(ctx.latency)
+        job.done_at = time.monotonic()
+        if job.error:
+            raise TaskError(job.error["code"], job.error["message"], status=500)
+        return [dict(item) for item in job.items]
+
+    def _result(
+        self, task: dict[str, Any], model: RunwareModel, index: int, ctx: Context
+    ) -> dict[str, Any]:
+        fmt = task.get("outputFormat", "JPG")
+        record = ctx.register_image(task["positivePrompt"], task["width"], task["height"], fmt)
+        seed_source = f"{task['taskUUID']}:{index}".encode()
+        item: dict[str, Any] = {
+            "taskType": "imageInference",
+            "taskUUID": task["taskUUID"],
+            "imageUUID": record.file_id,
+        }
+        output_type = task.get("outputType", "URL")
+        if output_type == "URL":
+            item["imageURL"] = ctx.file_url(record)
+        else:
+            encoded = base64.b64encode(ctx.image_bytes(record)).decode()
+            if output_type == "base64Data":
+                item["imageBase64Data"] = encoded
+            else:
+                item["imageDataURI"] = f"data:{record.content_type};base64,{encoded}"
+        item["seed"] = int.from_bytes(hashlib.sha256(seed_source).digest()[:4]) % 2**31
+        item["NSFWContent"] = False
+        if task.get("includeCost") is True:
+            item["cost"] = model.cost
+        return item
+
+    def _get_response(
+        self, task: dict[str, Any], ctx: Context
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        task_uuid = task.get("taskUUID")
+        fault = ctx.take_provider_fault()
+        with self._lock:
+            if fault is not None and fault.kind == "expired" and isinstance(task_uuid, str):
+                self._jobs.pop(task_uuid, None)
+            job = self._jobs.get(task_uuid) if isinstance(task_uuid, str) else None
+        if job is None:
+            return [], [
+                {
+                    "code": "taskFailedOrNotFound",
+                    "message": f"Task {task_uuid} not found, expired or failed.",
+                    "status": "error",
+                    "taskType": "getResponse",
+                    "taskUUID": task_uuid,
+                }
+            ]
+        if time.monotonic() < job.done_at:
+            processing = {"taskType": "imageInference", "taskUUID": job.task_uuid}
+            return [{**processing, "status": "processing"}], []
+        if job.error is not None:
+            return [], [
+                {
+                    **job.error,
+                    "status": "error",
+                    "taskType": "imageInference",
+                    "taskUUID": job.task_uuid,
+                }
+            ]
+        return [{**item, "status": "success"} for item in job.items], []
