@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from tests.emulator import Emulator
 from tests.emulator.fixture import emulator  # noqa: F401  (the loopback provider emulator)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,3 +72,45 @@ def write_manifest(directory: Path, text: str) -> Path:
     path = directory / "brandkit.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- remote providers, pointed at the loopback emulator ---------------------------------
+
+KEY_VARS = {
+    "runware": {"RUNWARE_API_KEY": "rw-test-key"},
+    "cloudflare": {"CLOUDFLARE_API_TOKEN": "cf-test-token", "CLOUDFLARE_ACCOUNT_ID": "acct123"},
+    "pixeldojo": {"PIXELDOJO_API_KEY": "pd-test-key"},
+    "recraft": {"RECRAFT_API_TOKEN": "rc-test-token"},
+}
+PROVIDERS = list(KEY_VARS)
+
+
+def kit(provider: str, *, palette: bool = True, extra: str = "") -> str:
+    colours = "  palette: [ink, paper]\n  background: paper\n" if palette else ""
+    return (
+        f"kit: {{name: remote}}\n"
+        f"brand: {{name: Acme, colors: {{ink: '#112233', paper: '#F0EEE8'}}}}\n"
+        f"defaults:\n  provider: {provider}\n  model: recraft-v4\n{colours}"
+        f"{extra}"
+        "assets:\n"
+        "  hero: {prompt: 'a hero image for {{ brand.name }}', sizes: ['16:9', '1200x675']}\n"
+        "  icon: {prompt: 'an icon', sizes: ['1:1', '32x32'], formats: [png, ico]}\n"
+        "  banner: {prompt: 'a banner', sizes: ['4:3'], format: jpg}\n"
+    )
+
+
+@pytest.fixture
+def remote(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:  # noqa: F811
+    """Keys and base URLs for every provider point at the emulator; waits are short."""
+    for provider, variables in KEY_VARS.items():
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(f"BRANDKIT_{provider.upper()}_URL", emulator.base_url(provider))
+    monkeypatch.setenv("BRANDKIT_RETRY_BASE", "0.01")
+    monkeypatch.setenv("BRANDKIT_POLL_INTERVAL", "0.01")
+    return emulator
+
+
+def project(tmp_path: Path, provider: str, **kw: object) -> Path:
+    write_manifest(tmp_path / "p", kit(provider, palette=provider != "pixeldojo", **kw))
+    return tmp_path / "p"

@@ -22,8 +22,7 @@ class FlakyLocal(LocalProvider):
     fail_word: ClassVar[str] = "teapot"
     calls: ClassVar[list[str]] = []
 
-    async def generate(self, request: dict[str, Any], model_id: str,
-                       ctx: RunContext) -> Generated:
+    async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
         type(self).calls.append(request["prompt"])
         if self.fail_word in request["prompt"]:
             raise ProviderError("local", "content policy: teapots are not allowed")

@@ -13,42 +13,58 @@ from dataclasses import replace
 from pipeline.jobs import GenerationSpec
 from pipeline.keys import KEY_SCHEMA_VERSION, canonical_json, content_key, derived_key
 
-SPEC = GenerationSpec(prompt="a latte for Northwind Coffee", width=1344, height=768,
-                      palette=((59, 36, 23), (233, 223, 205)), background=(233, 223, 205))
+SPEC = GenerationSpec(
+    prompt="a latte for Northwind Coffee",
+    width=1344,
+    height=768,
+    palette=((59, 36, 23), (233, 223, 205)),
+    background=(233, 223, 205),
+)
 
 
 def test_golden_content_key() -> None:
     assert KEY_SCHEMA_VERSION == 1
-    assert canonical_json({"v": 1, "provider": "runware", "model": "recraft:v4@0",
-                           "spec": SPEC.canonical()}) == (
+    assert canonical_json(
+        {"v": 1, "provider": "runware", "model": "recraft:v4@0", "spec": SPEC.canonical()}
+    ) == (
         b'{"model":"recraft:v4@0","provider":"runware","spec":{"background":[233,223,205],'
         b'"height":768,"palette":[[59,36,23],[233,223,205]],"prompt":"a latte for Northwind '
-        b'Coffee","seed":null,"style":null,"substyle":null,"width":1344},"v":1}')
+        b'Coffee","seed":null,"style":null,"substyle":null,"width":1344},"v":1}'
+    )
     assert content_key("runware", "recraft:v4@0", SPEC) == (
-        "87f2513a760a914b9ecaa0d8da1cae73245ba8037e9fc56150a1f3060943800b")
+        "87f2513a760a914b9ecaa0d8da1cae73245ba8037e9fc56150a1f3060943800b"
+    )
 
 
 def test_golden_derived_key() -> None:
     assert derived_key("ab" * 32, 1200, 630, "png") == (
-        "585e439a1a1c559ab75eb9482c8c179ba28df0e9c34fce61749d609a54a5da87")
+        "585e439a1a1c559ab75eb9482c8c179ba28df0e9c34fce61749d609a54a5da87"
+    )
 
 
 def test_every_spec_field_and_the_provider_and_model_change_the_key() -> None:
     base = content_key("runware", "recraft:v4@0", SPEC)
-    variants = [replace(SPEC, prompt="a latte"), replace(SPEC, width=1216),
-                replace(SPEC, height=896), replace(SPEC, palette=((59, 36, 23),)),
-                replace(SPEC, palette=((233, 223, 205), (59, 36, 23))),  # order matters
-                replace(SPEC, background=None), replace(SPEC, style="icon"),
-                replace(SPEC, substyle="flat"), replace(SPEC, seed=7)]
+    variants = [
+        replace(SPEC, prompt="a latte"),
+        replace(SPEC, width=1216),
+        replace(SPEC, height=896),
+        replace(SPEC, palette=((59, 36, 23),)),
+        replace(SPEC, palette=((233, 223, 205), (59, 36, 23))),  # order matters
+        replace(SPEC, background=None),
+        replace(SPEC, style="icon"),
+        replace(SPEC, substyle="flat"),
+        replace(SPEC, seed=7),
+    ]
     keys = {content_key("runware", "recraft:v4@0", v) for v in variants}
-    keys |= {content_key("recraft", "recraft:v4@0", SPEC),
-             content_key("runware", "recraft:v4-pro@0", SPEC)}
+    keys |= {
+        content_key("recraft", "recraft:v4@0", SPEC),
+        content_key("runware", "recraft:v4-pro@0", SPEC),
+    }
     assert base not in keys and len(keys) == len(variants) + 2
 
 
 def test_unicode_is_hashed_as_utf8_not_escaped() -> None:
     spec = replace(SPEC, prompt="café ☕")
-    payload = canonical_json({"v": 1, "provider": "local", "model": "m",
-                              "spec": spec.canonical()})
+    payload = canonical_json({"v": 1, "provider": "local", "model": "m", "spec": spec.canonical()})
     assert "café ☕".encode() in payload
     assert content_key("local", "m", spec) == hashlib.sha256(payload).hexdigest()

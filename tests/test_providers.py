@@ -9,15 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.lockfile import read_lock
-from tests.conftest import Run, write_manifest
+from tests.conftest import KEY_VARS, Run, kit, project, write_manifest
 from tests.emulator import Emulator
 
-KEY_VARS = {
-    "runware": {"RUNWARE_API_KEY": "rw-test-key"},
-    "cloudflare": {"CLOUDFLARE_API_TOKEN": "cf-test-token", "CLOUDFLARE_ACCOUNT_ID": "acct123"},
-    "pixeldojo": {"PIXELDOJO_API_KEY": "pd-test-key"},
-    "recraft": {"RECRAFT_API_TOKEN": "rc-test-token"},
-}
 MODEL_IDS = {
     "runware": "recraft:v4@0",
     "cloudflare": "recraft/recraftv4",
@@ -25,37 +19,6 @@ MODEL_IDS = {
     "recraft": "recraftv4",
 }
 PROVIDERS = list(KEY_VARS)
-
-
-def kit(provider: str, *, palette: bool = True, extra: str = "") -> str:
-    colours = "  palette: [ink, paper]\n  background: paper\n" if palette else ""
-    return (
-        f"kit: {{name: remote}}\n"
-        f"brand: {{name: Acme, colors: {{ink: '#112233', paper: '#F0EEE8'}}}}\n"
-        f"defaults:\n  provider: {provider}\n  model: recraft-v4\n{colours}"
-        f"{extra}"
-        "assets:\n"
-        "  hero: {prompt: 'a hero image for {{ brand.name }}', sizes: ['16:9', '1200x675']}\n"
-        "  icon: {prompt: 'an icon', sizes: ['1:1', '32x32'], formats: [png, ico]}\n"
-        "  banner: {prompt: 'a banner', sizes: ['4:3'], format: jpg}\n"
-    )
-
-
-@pytest.fixture
-def remote(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """Keys and base URLs for every provider point at the emulator; waits are short."""
-    for provider, variables in KEY_VARS.items():
-        for name, value in variables.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv(f"BRANDKIT_{provider.upper()}_URL", emulator.base_url(provider))
-    monkeypatch.setenv("BRANDKIT_RETRY_BASE", "0.01")
-    monkeypatch.setenv("BRANDKIT_POLL_INTERVAL", "0.01")
-    return emulator
-
-
-def project(tmp_path: Path, provider: str, **kw: object) -> Path:
-    write_manifest(tmp_path / "p", kit(provider, palette=provider != "pixeldojo", **kw))
-    return tmp_path / "p"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -202,3 +165,22 @@ def test_unsupported_model_and_seed_are_located_errors(run: Run, tmp_path: Path)
     write_manifest(tmp_path, kit("runware", extra="  seed: 7\n"))
     code, _, err = run(tmp_path, "validate")
     assert code == 1 and "defaults.seed: runware does not accept `seed`" in err
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_keys_never_reach_a_file_or_the_output(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str
+) -> None:
+    p = project(tmp_path, provider)
+    remote.inject(provider, "status", status=503)  # an error path too
+    printed = ""
+    for args in (("plan", "--json"), ("build", "-j", "1"), ("status",)):
+        _, out, err = run(p, *args)
+        printed += out + err
+    secrets = [v.encode() for v in KEY_VARS[provider].values() if "acct" not in v]
+    written = b"".join(
+        f.read_bytes() for f in tmp_path.rglob("*") if f.is_file() and not f.is_symlink()
+    )
+    for secret in secrets:
+        assert secret not in written
+        assert secret.decode() not in printed

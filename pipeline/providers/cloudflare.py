@@ -83,8 +83,8 @@ def parse_error(response: httpx.Response) -> tuple[str, str | None]:
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             e = errors[0]
-            return f"{e.get('message')} ({e.get('code')})", str(e.get("code"))
+            return str(e.get("message")), str(e.get("code"))
         error = body.get("error")
         if isinstance(error, dict):
-            return f"{error.get('message')} ({error.get('code')})", str(error.get("code"))
+            return str(error.get("message")), str(error.get("code"))
     return str(body)[:300], None

@@ -143,6 +143,8 @@ async def send_json(
                     )
             else:
                 message, code = parse_error(response)
+                if code and code not in message:
+                    message = f"{message} ({code})"
                 retryable = response.status_code in RETRYABLE_STATUS and code not in no_retry_codes
                 wait = retry_after(response)
                 last = ProviderError(

@@ -168,6 +168,6 @@ def parse_error(response: httpx.Response) -> tuple[str, str | None]:
     try:
         body = response.json()
         error = body["errors"][0]
-        return f"{error.get('message', '')} ({error.get('code')})", error.get("code")
+        return str(error.get("message") or error.get("code")), error.get("code")
     except (ValueError, KeyError, IndexError, TypeError):
         return response.text.strip()[:300] or f"HTTP {response.status_code}", None

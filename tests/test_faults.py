@@ -1,0 +1,199 @@
+"""Each fault the emulator can produce, and what brandkit must make of it.
+
+Transient faults are retried and the build succeeds, paying once per image where the
+protocol allows it; permanent ones become a per-job error with the provider's own
+message, while the other jobs finish (--keep-going) and stay cached.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.lockfile import read_lock
+from tests.conftest import Run, project
+from tests.emulator import Emulator
+
+SYNC = ["cloudflare", "recraft"]
+ALL = ["runware", "cloudflare", "pixeldojo", "recraft"]
+
+
+def build(run: Run, p: Path, *args: str) -> tuple[int, str, str]:
+    return run(p, "build", "--keep-going", "-j", "1", *args)
+
+
+def assert_whole(p: Path) -> None:
+    """Every output in the lock is published, and nothing is left half-written."""
+    lock = read_lock(p / "brandkit.lock")
+    assert len(lock) == 6
+    for path in lock:
+        assert (p / "dist" / "latest" / path).is_file()
+    assert not list((p / ".brandkit" / "tmp").glob("*")), "no temp download left behind"
+
+
+@pytest.mark.parametrize("provider", ALL)
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_transient_status_is_retried(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, status: int
+) -> None:
+    extra = {"retry_after": 0.05} if status == 429 else {}
+    remote.inject(provider, "status", status=status, **extra)
+    p = project(tmp_path, provider)
+    code, _, err = build(run, p)
+    assert code == 0, err
+    assert remote.paid_by_provider[provider] == 3
+    assert remote.pending_faults == []
+    assert_whole(p)
+
+
+@pytest.mark.parametrize("provider", ALL)
+@pytest.mark.parametrize("fault", ["drop", "reset", "malformed_json"])
+def test_broken_answers_are_retried(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, fault: str
+) -> None:
+    if fault == "malformed_json" and provider == "runware":
+        remote.inject(provider, fault, on="poll")
+    else:
+        remote.inject(provider, fault)
+    p = project(tmp_path, provider)
+    assert build(run, p)[0] == 0
+    assert_whole(p)
+
+
+def test_runware_never_pays_twice_for_a_lost_answer(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    remote.inject("runware", "drop", after=True)  # accepted and charged, answer lost
+    p = project(tmp_path, "runware")
+    assert build(run, p)[0] == 0
+    assert remote.paid_by_provider["runware"] == 3, "the retry asked getResponse first"
+
+
+@pytest.mark.parametrize("provider", SYNC)
+def test_sync_provider_lost_answer_costs_at_most_the_request_in_flight(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str
+) -> None:
+    remote.inject(provider, "drop", after=True)
+    p = project(tmp_path, provider)
+    assert build(run, p)[0] == 0
+    assert remote.paid_by_provider[provider] == 4  # the lost one cannot be recovered
+
+
+@pytest.mark.parametrize("provider", ["cloudflare", "recraft"])
+def test_slow_answer_times_out_and_is_retried(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str
+) -> None:
+    remote.inject(provider, "slow", seconds=1.5)
+    p = project(tmp_path, provider, extra=f"providers:\n  {provider}: {{timeout: 0.4}}\n")
+    code, _, err = build(run, p)
+    assert code == 0, err
+    assert_whole(p)
+
+
+@pytest.mark.parametrize("provider", ["runware", "cloudflare", "pixeldojo"])
+@pytest.mark.parametrize("fault", ["truncated_image", "wrong_content_type"])
+def test_bad_downloads_are_fetched_again_without_paying_again(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, fault: str
+) -> None:
+    remote.inject(provider, fault)
+    p = project(tmp_path, provider)
+    assert build(run, p)[0] == 0
+    assert remote.paid_by_provider[provider] == 3
+    assert_whole(p)
+
+
+PROVIDER_MESSAGES = {
+    ("runware", "job_failed"): "inferenceError",
+    ("cloudflare", "job_failed"): "",
+    ("pixeldojo", "job_failed"): "failed",
+    ("recraft", "job_failed"): "",
+    ("runware", "content_refusal"): "contentPolicyViolation",
+    ("cloudflare", "content_refusal"): "Input flagged by content policy",
+    ("pixeldojo", "content_refusal"): "Content policy violation",
+    ("recraft", "content_refusal"): "content_policy_violation",
+}
+
+
+@pytest.mark.parametrize("provider", SYNC)
+def test_sync_failed_generation_is_a_5xx_and_retried(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str
+) -> None:
+    remote.inject(provider, "job_failed")
+    p = project(tmp_path, provider)
+    assert build(run, p)[0] == 0
+    assert_whole(p)
+
+
+@pytest.mark.parametrize(
+    ("provider", "fault"),
+    [
+        ("runware", "job_failed"),
+        ("pixeldojo", "job_failed"),
+        *((p, "content_refusal") for p in ALL),
+    ],
+)
+def test_permanent_failure_is_reported_and_the_rest_are_kept(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, fault: str
+) -> None:
+    remote.inject(provider, fault)
+    p = project(tmp_path, provider)
+    code, out, err = build(run, p)
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("failed: ")]
+    assert f"({provider}): {provider}: " in line
+    assert PROVIDER_MESSAGES[(provider, fault)] in line
+    assert re.search(r"generated 2, .* failed 1", out)
+    assert "nothing published" in out
+    # the two good images are cached: the next build pays for the failed one only
+    paid = remote.paid_by_provider.get(provider, 0)
+    code, out, _ = build(run, p)
+    assert code == 0 and "generated 1" in out
+    assert remote.paid_by_provider[provider] == paid + 1
+    assert_whole(p)
+
+
+def test_cloudflare_daily_quota_is_not_retried(run: Run, tmp_path: Path, remote: Emulator) -> None:
+    remote.inject(
+        "cloudflare", "status", status=429, code=3036, message="daily limit", retry_after=0.01
+    )
+    code, _, err = build(run, project(tmp_path, "cloudflare"), "--only", "hero")
+    assert code == 1
+    assert "(HTTP 429)" in err and "3036" in err
+    assert len(remote.requests_for("cloudflare")) == 1
+
+
+def test_long_retry_after_is_reported_not_slept_on(
+    run: Run, tmp_path: Path, remote: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRANDKIT_MAX_WAIT", "5")
+    remote.inject("recraft", "status", status=429, retry_after=3600)
+    code, _, err = build(run, project(tmp_path, "recraft"), "--only", "hero")
+    assert code == 1
+    assert "retry after 3600s, longer than the 5s we wait" in err
+
+
+def test_persistent_outage_gives_up_with_the_providers_message(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    remote.inject("recraft", "status", status=503, times=None)
+    code, _, err = build(run, project(tmp_path, "recraft"), "--only", "hero")
+    assert code == 1
+    assert "gave up after 5 attempts" in err
+    assert len(remote.requests_for("recraft")) == 5
+
+
+def test_expired_pixeldojo_job_is_a_clear_error(run: Run, tmp_path: Path, remote: Emulator) -> None:
+    remote.inject("pixeldojo", "expired")
+    code, _, err = build(run, project(tmp_path, "pixeldojo"))
+    assert code == 1
+    assert "Job not found (HTTP 404)" in err
+
+
+def test_never_retries_a_bad_request(run: Run, tmp_path: Path, remote: Emulator) -> None:
+    remote.inject("runware", "status", status=402, message="Insufficient credits")
+    code, _, err = build(run, project(tmp_path, "runware"), "--only", "hero")
+    assert code == 1
+    assert "Insufficient credits" in err and "(HTTP 402)" in err
+    assert len(remote.requests_for("runware")) == 1
