@@ -7,13 +7,14 @@ Exit codes: 0 ok, 1 invalid manifest / failed jobs / stale / over budget, 2 usag
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .errors import BrandkitError, ManifestError
+from .errors import BrandkitError, Interrupted, ManifestError
 from .project import Project
 
 if TYPE_CHECKING:
@@ -127,7 +128,15 @@ def plan(
 )
 @only_option
 @click.option("--force", is_flag=True, help="Regenerate even what is cached (costs money).")
-@click.option("--keep-going", is_flag=True, help="Go on with other jobs after a failure.")
+@click.option("--keep-going", is_flag=True, help="Go on after a failed job (the default).")
+@click.option("--fail-fast", is_flag=True, help="Start no new job after the first failure.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another build of the project runs.")
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Longest Retry-After to sleep on before failing the job (300).",
+)
 @click.option(
     "--max-cost",
     type=click.FloatRange(min=0),
@@ -144,20 +153,35 @@ def build(
     only: str | None,
     force: bool,
     keep_going: bool,
+    fail_fast: bool,
+    no_wait: bool,
+    max_wait: float | None,
     max_cost: float | None,
     provider: str | None,
     dry_run: bool,
     max_jobs: int | None,
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
-    from . import report, workflow
+    import os
 
+    from . import report, workflow
+    from .buildlock import build_lock
+
+    if keep_going and fail_fast:
+        raise click.UsageError("--keep-going and --fail-fast contradict each other")
+    if max_wait is not None:
+        os.environ["BRANDKIT_MAX_WAIT"] = str(max_wait)
     loaded = _load(c, provider, max_jobs)
-    with workflow.open_cache(c.project) as cache:
+    if dry_run:
+        with workflow.open_cache(c.project) as cache:
+            report.print_plan(workflow.plan(loaded, cache, force=force, only=only))
+        return
+    say = partial(click.echo, err=True)
+    with (
+        build_lock(c.project.cache_dir, wait=not no_wait, notify=say),
+        workflow.open_cache(c.project) as cache,
+    ):
         the_plan = workflow.plan(loaded, cache, force=force, only=only)
-        if dry_run:
-            report.print_plan(the_plan)
-            return
         progress = report.Progress(the_plan.jobs)
         try:
             result = workflow.build(
@@ -165,9 +189,10 @@ def build(
                 cache,
                 the_plan,
                 jobs=jobs,
-                keep_going=keep_going,
+                keep_going=not fail_fast,
                 max_cost=max_cost,
                 progress=progress,
+                notify=say,
             )
         finally:
             progress.close()
@@ -249,10 +274,14 @@ def diff(c: Context, a: str | None, b: str | None) -> None:
 def gc(c: Context, keep: int) -> None:
     """Prune old versions and cache blobs that nothing references."""
     from . import workflow
+    from .buildlock import build_lock
     from .history import gc as collect
 
     loaded = _load(c)
-    with workflow.open_cache(c.project) as cache:
+    with (
+        build_lock(c.project.cache_dir, notify=partial(click.echo, err=True)),
+        workflow.open_cache(c.project) as cache,
+    ):
         result = collect(c.project, cache, loaded.jobs, keep)
     click.echo(
         f"removed {len(result.removed_versions)} version(s), {result.removed_blobs} "
@@ -276,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(str(exc), err=True)
         n = len(exc.problems)
         click.echo(f"{n} error{'s' if n != 1 else ''} in the manifest", err=True)
+        return exc.exit_code
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
         return exc.exit_code
     except BrandkitError as exc:
         click.echo(f"error: {exc}", err=True)

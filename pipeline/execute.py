@@ -2,7 +2,10 @@
 
 Generations run on asyncio with one bounded semaphore per provider (`-j` overrides) and
 one shared HTTP client; cutting sizes and formats runs in worker threads (Pillow releases
-the GIL). A failed job stops new submissions unless --keep-going; in-flight work is kept.
+the GIL). Jobs journaled by an interrupted build are collected, not paid for again. A
+failed job does not stop the others unless --fail-fast. The first Ctrl-C (or SIGTERM)
+submits nothing new, lets paid synchronous requests finish and leaves journaled ones to
+the next build; a second one abandons everything at once.
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .cache import Cache, Record
 from .errors import BrandkitError, ProviderError
+from .journal import Journal
 from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
-from .providers.base import Generated, RunContext
+from .providers.base import Generated, JobGone, RunContext
 from .providers.http import PollPolicy, RetryPolicy
 
 
@@ -35,10 +41,13 @@ class Outcome:
     records: dict[str, Record] = field(default_factory=dict)  # output path -> record
     failures: list[Failure] = field(default_factory=list)
     generated: int = 0
+    resumed: int = 0  # of those, collected from a previous build's journal
     derived: int = 0
     reused: int = 0
     skipped: int = 0
     cost_usd: float = 0.0
+    interrupted: bool = False
+    pending: int = 0  # journaled jobs left for the next build to collect
 
 
 Progress = Callable[[str, JobPlan, str], None]  # (event, job, detail)
@@ -53,9 +62,10 @@ class Executor:
         published: Path,
         *,
         jobs: int | None = None,
-        keep_going: bool = False,
+        keep_going: bool = True,
         progress: Progress | None = None,
         env: dict[str, str] | None = None,
+        notify: Callable[[str], None] | None = None,
     ):
         self.plan = plan
         self.cache = cache
@@ -64,14 +74,18 @@ class Executor:
         self.jobs = jobs
         self.keep_going = keep_going
         self.progress = progress or (lambda event, job, detail: None)
+        self.notify = notify or (lambda message: None)
         self.env = dict(os.environ) if env is None else env
+        self.journal = Journal(cache.root)
         self.outcome = Outcome()
         self._stop = False
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._contexts: dict[str, RunContext] = {}
         self._secrets: list[str] = []
+        self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
         self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
 
+    # -- set-up ------------------------------------------------------------------------------
     def limit(self, provider: str) -> asyncio.Semaphore:
         if provider not in self._limits:
             settings = self.manifest.providers.get(provider)
@@ -82,14 +96,6 @@ class Executor:
             )
             self._limits[provider] = asyncio.Semaphore(n)
         return self._limits[provider]
-
-    async def run(self) -> Outcome:
-        generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
-        async with self._client(generating - {"local"}) as client:
-            for name in generating:
-                self._contexts[name] = self._context(name, client)
-            await asyncio.gather(*(self.run_job(j) for j in self.plan.jobs))
-        return self.outcome
 
     def _client(self, remote: set[str]) -> Any:
         if not remote:
@@ -121,6 +127,88 @@ class Executor:
             timeout=settings.timeout if settings else None,
         )
 
+    # -- the run -----------------------------------------------------------------------------
+    async def run(self) -> Outcome:
+        generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
+        orphans = self._sweep_journal()
+        remote = (generating | {e["provider"] for e in orphans}) - {"local"}
+        async with self._client(remote) as client:
+            for name in generating | {e["provider"] for e in orphans}:
+                self._contexts[name] = self._context(name, client)
+            for jp in self.plan.jobs:
+                self._spawn(self.run_job(jp), jp.job.provider)
+            for entry in orphans:
+                self._spawn(self.collect_orphan(entry), entry["provider"])
+            with self._signals():
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.outcome.pending = len(self.journal.entries())
+        return self.outcome
+
+    def _sweep_journal(self) -> list[dict[str, Any]]:
+        """Settle what earlier builds left: drop what is done, report what was lost, and
+        return the paid jobs this plan no longer asks for (still worth collecting)."""
+        wanted = {j.job.key for j in self.plan.jobs if j.status == "generate"}
+        orphans, lost = [], 0
+        for entry in self.journal.entries():
+            key, provider = entry["key"], entry.get("provider", "")
+            if self.cache.get(key) is not None:
+                self.journal.drop(key)  # stored, but the process died before saying so
+            elif not _collectable(entry):
+                lost += 1  # sent, but no id came back: the provider may have charged it
+                self.journal.drop(key)
+            elif key not in wanted and self._keys_available(provider):
+                orphans.append(entry)
+        if lost:
+            self.notify(
+                f"note: {lost} request(s) were on their way to a provider when an earlier "
+                "build stopped; they may have been charged, and cannot be collected "
+                "(no id came back)"
+            )
+        return orphans
+
+    def _spawn(self, coro: Any, provider: str) -> None:
+        self._tasks[asyncio.ensure_future(coro)] = provider
+
+    @contextlib.contextmanager
+    def _signals(self) -> Any:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.interrupt)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or a platform without it
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    def interrupt(self) -> None:
+        """First time: stop submitting; paid sync requests finish, journaled ones wait for
+        the next build. Second time: abandon everything now."""
+        first = not self.outcome.interrupted
+        self.outcome.interrupted = True
+        self._stop = True
+        if first:
+            self.notify(
+                "interrupted: submitting nothing new; finishing paid requests "
+                "(press Ctrl-C again to abandon them)"
+            )
+        for task, provider in self._tasks.items():
+            p = get_provider(provider)
+            if not first or p.asynchronous or provider == "local":
+                task.cancel()
+
+    def _keys_available(self, provider: str) -> bool:
+        try:
+            get_provider(provider).keys(self.env)
+        except BrandkitError:
+            return False
+        return True
+
+    # -- one job -----------------------------------------------------------------------------
     async def run_job(self, jp: JobPlan) -> None:
         try:
             if jp.status == "generate":
@@ -132,6 +220,8 @@ class Executor:
             await self.realise_outputs(jp, master)
             self.progress("done", jp, "")
         except (ProviderError, BrandkitError, OSError, ValueError) as exc:
+            if jp.status == "generate" and not getattr(exc, "retryable", False):
+                self.journal.drop(jp.job.key)  # the provider has said its last word
             self.fail(jp, str(exc))
 
     def fail(self, jp: JobPlan, message: str) -> None:
@@ -156,40 +246,92 @@ class Executor:
                 return None
             self.progress("start", jp, "")
             provider = get_provider(job.provider)
-            result = await provider.generate(jp.request, job.model, self._contexts[job.provider])
-        record = await asyncio.to_thread(self._store_master, jp, result)
+            ctx = replace(
+                self._contexts[job.provider],
+                note=partial(
+                    self.journal.record,
+                    job.key,
+                    provider=job.provider,
+                    model=job.model,
+                    spec=job.spec.canonical(),
+                ),
+            )
+            result = await self._resume(job.key, provider, ctx)
+            if result is None and job.provider != "local":
+                ctx.note()  # the intent, before anything that may be charged is sent
+            if result is None:
+                result = await provider.generate(jp.request, job.model, ctx)
+        record = await asyncio.to_thread(
+            self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
+        )
+        self.journal.drop(job.key)
         self.outcome.generated += 1
         self.outcome.cost_usd += result.cost_usd or 0.0
         return record
 
-    def _store_master(self, jp: JobPlan, result: Generated) -> Record:
+    async def _resume(self, key: str, provider: Any, ctx: RunContext) -> Generated | None:
+        entry = self.journal.get(key)
+        if entry is None:
+            return None
+        try:
+            result: Generated = await provider.resume(entry, ctx)
+        except JobGone:
+            self.journal.drop(key)
+            return None
+        self.outcome.resumed += 1
+        return result
+
+    async def collect_orphan(self, entry: dict[str, Any]) -> None:
+        """A job paid for by an earlier build whose manifest entry has since changed: keep
+        the image in the cache (a revert will find it) rather than lose it."""
+        provider = get_provider(entry["provider"])
+        try:
+            async with self.limit(entry["provider"]):
+                result = await provider.resume(entry, self._contexts[entry["provider"]])
+            await asyncio.to_thread(
+                self._store_master,
+                entry["key"],
+                entry["provider"],
+                entry.get("model", ""),
+                entry.get("spec") or {},
+                result,
+            )
+            self.outcome.resumed += 1
+        except (JobGone, ProviderError, OSError, ValueError) as exc:
+            self.notify(f"could not collect an earlier build's job: {self.redact(str(exc))}")
+        self.journal.drop(entry["key"])
+
+    def _store_master(
+        self, key: str, provider: str, model: str, spec: dict[str, Any], result: Generated
+    ) -> Record:
         from .derive import image_size, sniff_format
 
+        source = result.data if result.data is not None else result.path
+        assert source is not None
         head = result.data[:16] if result.data is not None else _head(result.path)
         fmt = sniff_format(head)
         if fmt is None:
             if result.path is not None:
                 result.path.unlink(missing_ok=True)
-            raise ProviderError(jp.job.provider, "the response is not an image (bad magic bytes)")
-        source = result.data if result.data is not None else result.path
-        assert source is not None
+            raise ProviderError(provider, "the response is not an image (bad magic bytes)")
         width, height = image_size(source)
         meta = dict(
             width=width,
             height=height,
             format=fmt,
-            provider=jp.job.provider,
-            model=jp.job.model,
+            provider=provider,
+            model=model,
             seed=result.seed,
             cost_usd=result.cost_usd,
             credits=result.credits,
-            spec=jp.job.spec.canonical(),
+            spec=spec,
         )
         if result.data is not None:
-            return self.cache.put(jp.job.key, result.data, **meta)
+            return self.cache.put(key, result.data, **meta)
         assert result.path is not None
-        return self.cache.put_file(jp.job.key, result.path, **meta)
+        return self.cache.put_file(key, result.path, **meta)
 
+    # -- outputs -----------------------------------------------------------------------------
     async def realise_outputs(self, jp: JobPlan, master: Record | None) -> None:
         """Put every output of a job in the cache: reuse, adopt from dist, or cut."""
         master_bytes: bytes | None = None
@@ -245,6 +387,11 @@ class Executor:
         if (master.format, master.width, master.height) == (t.format, t.width, t.height):
             return self.cache.put(op.cache_key, data, **meta)  # the master itself: same blob
         return self.cache.put(op.cache_key, derive(data, t.width, t.height, t.format), **meta)
+
+
+def _collectable(entry: dict[str, Any]) -> bool:
+    """Does the entry say how to find the job again (a task UUID, a status URL)?"""
+    return bool(entry.get("taskUUID") or entry.get("statusUrl"))
 
 
 def _head(path: Path | None) -> bytes:

@@ -6,13 +6,13 @@ Each command in cli.py is one call here; each function reads top to bottom as th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import Cache
-from .errors import BrandkitError
+from .errors import BrandkitError, Interrupted
 from .execute import Outcome, Progress, execute
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job
@@ -76,11 +76,13 @@ def build(
     the_plan: Plan,
     *,
     jobs: int | None = None,
-    keep_going: bool = False,
+    keep_going: bool = True,
     max_cost: float | None = None,
     progress: Progress | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """execute + publish. Nothing is published when a job failed (its results stay cached)."""
+    """execute + publish. Nothing is published when a job failed or the build was
+    interrupted: finished images stay cached and in-flight ones journaled."""
     if max_cost is not None and the_plan.unknown_prices:
         raise BrandkitError(
             f"no price is known for {', '.join(sorted(the_plan.unknown_prices))}"
@@ -95,7 +97,7 @@ def build(
     for provider in {j.job.provider for j in the_plan.jobs if j.status == "generate"}:
         from .providers import get_provider
 
-        get_provider(provider).keys(dict(os.environ))  # type: ignore[attr-defined]
+        get_provider(provider).keys(dict(os.environ))
     outcome = execute(
         the_plan,
         cache,
@@ -104,7 +106,13 @@ def build(
         jobs=jobs,
         keep_going=keep_going,
         progress=progress,
+        notify=notify,
     )
+    if outcome.interrupted:
+        raise Interrupted(
+            f"interrupted: {outcome.generated} generated and cached, "
+            f"{outcome.pending} in flight to collect on the next build; nothing published"
+        )
     if outcome.failures:
         return BuildResult(the_plan, outcome, None)
     return BuildResult(

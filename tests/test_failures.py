@@ -39,7 +39,7 @@ def flaky(monkeypatch: pytest.MonkeyPatch) -> type[FlakyLocal]:
 def test_a_failed_job_publishes_nothing_and_keeps_the_rest(
     run: Run, sample: Path, flaky: type[FlakyLocal]
 ) -> None:
-    code, out, err = run(sample, "build", "--keep-going")
+    code, out, err = run(sample, "build")  # keep going is the default
     assert code == 1
     assert "failed: hero (local): local: content policy: teapots are not allowed" in err
     assert re.search(r"generated 15, .* failed 3", out)  # hero's 3 masters name the teapot
@@ -54,10 +54,10 @@ def test_a_failed_job_publishes_nothing_and_keeps_the_rest(
     flaky.fail_word = "teapot"
 
 
-def test_without_keep_going_no_new_job_starts_after_a_failure(
+def test_fail_fast_starts_no_new_job_after_a_failure(
     run: Run, sample: Path, flaky: type[FlakyLocal]
 ) -> None:
-    code, _, err = run(sample, "build", "-j", "1")
+    code, _, err = run(sample, "build", "-j", "1", "--fail-fast")
     assert code == 1
     assert len(flaky.calls) < 18
     assert "skipped" in err

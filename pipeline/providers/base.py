@@ -9,6 +9,7 @@ plain attributes, checked before anything is sent.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -49,6 +50,9 @@ class RunContext:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll: PollPolicy = field(default_factory=PollPolicy)
     timeout: float | None = None
+    # Journals what it takes to collect this job later (taskUUID, jobId...), before the
+    # provider can charge for it; the executor gives each job its own.
+    note: Callable[..., None] = field(default=lambda **fields: None)
 
 
 class Provider(Protocol):
@@ -72,6 +76,12 @@ class Provider(Protocol):
     ) -> Generated: ...
 
     def keys(self, env: dict[str, str]) -> dict[str, str]: ...
+
+    async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated: ...
+
+
+class JobGone(Exception):
+    """A journaled job the provider no longer knows (expired, or never arrived)."""
 
 
 class ModelNotAvailable(ValueError):
@@ -105,6 +115,10 @@ class ProviderBase:
         # A raw id we do not know (a newer model): trust it, guessing the size tier.
         pro = "pro" in model.lower()
         return ResolvedModel(model, None, SIZES_2K if pro else SIZES_1K)
+
+    async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated:
+        """Collect a job journaled by an interrupted build; JobGone if there is none."""
+        raise JobGone(f"{self.name} jobs cannot be resumed")
 
     def keys(self, env: dict[str, str] | None = None) -> dict[str, str]:
         """The provider's secrets from the environment, or MissingKeyError naming them."""

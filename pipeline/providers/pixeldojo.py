@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from ..models import ModelInfo
-from .base import Generated, ProviderBase, RunContext, bearer
+from .base import Generated, JobGone, ProviderBase, RunContext, bearer
 from .http import download, plain_error, send_json
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5")
@@ -61,7 +61,18 @@ class PixelDojoProvider(ProviderBase):
         )
         if not isinstance(job, dict) or not job.get("statusUrl"):
             raise ProviderError(self.name, f"unexpected answer to a submission: {str(job)[:200]}")
+        ctx.note(jobId=job.get("jobId"), statusUrl=job["statusUrl"])
         return await self.collect(job, ctx)
+
+    async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated:
+        if not entry.get("statusUrl"):
+            raise JobGone("no job was submitted")
+        try:
+            return await self.collect(entry, ctx)
+        except ProviderError as exc:
+            if exc.status == 404:
+                raise JobGone(exc.message) from None
+            raise
 
     async def collect(self, job: dict[str, Any], ctx: RunContext) -> Generated:
         """Poll a submitted job (also how an interrupted build resumes one)."""

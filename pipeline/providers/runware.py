@@ -17,7 +17,7 @@ import httpx
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
-from .base import Generated, ProviderBase, RunContext, bearer, rgb_list
+from .base import Generated, JobGone, ProviderBase, RunContext, bearer, rgb_list
 from .http import decode_inline, download, send_json
 
 _IMAGE_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
@@ -59,7 +59,18 @@ class RunwareProvider(ProviderBase):
 
     async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
         task = {"taskUUID": str(uuid.uuid4()), **request}
+        ctx.note(taskUUID=task["taskUUID"])  # before sending: a kill can't lose what we pay for
         return await self.collect(task, ctx, submit=True)
+
+    async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated:
+        if not entry.get("taskUUID"):
+            raise JobGone("no task was submitted")
+        try:
+            return await self.collect({"taskUUID": entry["taskUUID"]}, ctx, submit=False)
+        except ProviderError as exc:
+            if exc.code == "taskFailedOrNotFound":
+                raise JobGone(exc.message) from None
+            raise
 
     async def collect(self, task: dict[str, Any], ctx: RunContext, *, submit: bool) -> Generated:
         """Submit (unless resuming) and poll `getResponse` until the task is done."""
