@@ -11,15 +11,13 @@ from __future__ import annotations
 import itertools
 import math
 import posixpath
-import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SecurityError
 
 from .errors import ManifestError, Problem
 from .jobs import GenerationSpec, Job, OutputTarget
@@ -29,74 +27,12 @@ from .manifest import Asset, Manifest, Settings, hex_color
 from .models import native_size, nearest_ratio
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
+from .sandbox import RenderTimeout, make_environment, slug, time_budget
 
-MAX_PROMPT = 10_000
+MAX_PROMPT = 10_000  # characters, as every provider allows
+MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
 DEFAULT_MAX_JOBS = 100_000
 _RESERVED = {"index.json", "index.html"}
-
-
-def slug(value: Any) -> str:
-    """`Pour-Over Kit!` -> `pour-over-kit`: ASCII, lowercase, safe in a file name."""
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
-    return text or "x"
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, plus bounds on `*` and `**` so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset(["*", "**"])
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
-            raise jinja2.sandbox.SecurityError("exponent too large")
-        if operator == "*":
-            sized = isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple)
-            count = right if isinstance(right, int) else left if isinstance(left, int) else 0
-            if sized and count > MAX_PROMPT:
-                raise jinja2.sandbox.SecurityError("repetition too large")
-        return super().call_binop(context, operator, left, right)
-
-
-_SAFE_FILTERS = (
-    "abs",
-    "capitalize",
-    "default",
-    "d",
-    "first",
-    "float",
-    "int",
-    "join",
-    "last",
-    "length",
-    "lower",
-    "replace",
-    "round",
-    "string",
-    "title",
-    "trim",
-    "truncate",
-    "upper",
-    "wordcount",
-    "list",
-    "sort",
-    "unique",
-    "min",
-    "max",
-    "reverse",
-    "center",
-    "indent",
-    "format",
-)
-
-
-def make_environment() -> SandboxedEnvironment:
-    env = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
-    env.filters["slug"] = slug
-    env.globals = {"range": env.globals["range"]}
-    env.tests = dict(env.tests)
-    return env
 
 
 @dataclass
@@ -157,6 +93,8 @@ class Expander:
             self.problem(
                 path, f"template syntax error{_line_hint(source, exc.lineno)}: {exc.message}"
             )
+        except (SyntaxError, RecursionError, MemoryError):  # Python refused the compiled code
+            self.problem(path, "template syntax error: the template is nested too deeply")
         self._compiled[cache_key] = result
         return result
 
@@ -164,14 +102,20 @@ class Expander:
         if tpl.template is None:
             return None
         try:
-            return tpl.template.render(context)
+            with time_budget():
+                return tpl.template.render(context)
         except jinja2.UndefinedError as exc:
             names = ", ".join(sorted(k for k in context if k != "brand"))
             self.problem(tpl.path, f"{exc.message}{where} (available: brand, {names})")
-        except jinja2.sandbox.SecurityError as exc:
+        except (SecurityError, RenderTimeout) as exc:
             self.problem(tpl.path, f"refused by the template sandbox{where}: {exc}")
-        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, OverflowError) as exc:
-            self.problem(tpl.path, f"template error{where}: {exc}")
+        except RecursionError:
+            self.problem(tpl.path, f"template error{where}: it recurses too deeply")
+        except MemoryError:
+            self.problem(tpl.path, f"template error{where}: it builds too much to hold in memory")
+        except Exception as exc:  # anything a user's template does wrong is the template's
+            detail = str(exc) or type(exc).__name__
+            self.problem(tpl.path, f"template error{where}: {detail}")
         return None
 
     # -- the expansion -----------------------------------------------------------------------
@@ -323,6 +267,12 @@ class Expander:
                 ratio, (w, h) = _ratio_name(sizes, native), native
             else:
                 w, h = (int(x) for x in size.split("x"))
+                if max(w, h) > MAX_SIDE:
+                    self.problem(
+                        (*apath, "sizes", i),
+                        f"{size!r} is too large: exact sizes are at most {MAX_SIDE} pixels a side",
+                    )
+                    continue
                 ratio = nearest_ratio(sizes, w, h)
             for fmt in asset.formats:
                 if fmt == "ico":
@@ -415,7 +365,16 @@ def _product(asset: Asset) -> Iterator[tuple[tuple[str, Any], ...]]:
 
 
 def _combo_hint(combo: tuple[tuple[str, Any], ...]) -> str:
-    return f" (with {', '.join(f'{k}={v}' for k, v in combo)})" if combo else ""
+    """` (with flavour=sencha, season=spring)`: one line, however odd the values."""
+    if not combo:
+        return ""
+    shown = []
+    for k, v in combo:
+        text = str(v)
+        if len(text) > 40 or not text.isprintable():
+            text = repr(text[:37] + "..." if len(text) > 40 else text)
+        shown.append(f"{k}={text}")
+    return f" (with {', '.join(shown)})"
 
 
 def _line_hint(source: str, lineno: int | None) -> str:

@@ -88,15 +88,40 @@ def read_text(path: Path, display: str) -> str:
 
 def load_yaml(text: str, file: str) -> Document:
     """Parse one YAML document into plain data with marks; raise ManifestError on any fault."""
+    loader = yaml.SafeLoader if _may_nest_deeply(text) else _Loader
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
         what = " ".join(s for s in (exc.context, exc.problem) if s)
         raise ManifestError([Problem(loc, "", f"YAML syntax error: {what}")]) from None
+    except yaml.reader.ReaderError as exc:
+        loc = _location_of(text, exc.position, file)
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ManifestError(
+            [
+                Problem(
+                    loc,
+                    "",
+                    f"the control character U+{char:04X} is not "
+                    'allowed in YAML (write it escaped, as "\\x..")',
+                )
+            ]
+        ) from None
+    except RecursionError:
+        raise ManifestError(
+            [
+                Problem(
+                    Location(file, 1, 1),
+                    "",
+                    f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
-        raise ManifestError([Problem(Location(file, 1, 1), "", f"YAML error: {exc}")]) from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ManifestError([Problem(Location(file, 1, 1), "", f"YAML error: {first}")]) from None
     doc = Document(file, None)
     if node is None:
         raise ManifestError([Problem(Location(file, 1, 1), "", "the file is empty")])
@@ -105,6 +130,36 @@ def load_yaml(text: str, file: str) -> Document:
     if builder.problems:
         raise ManifestError(builder.problems)
     return doc
+
+
+_FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|#[^\n]*""")
+_COMPACT_SEQUENCES = re.compile(rf"(?:-[ \t]+){{{MAX_DEPTH}}}")
+_DEEP_INDENT = re.compile(rf"^[ \t]{{{4 * MAX_DEPTH}}}", re.M)
+
+
+def _may_nest_deeply(text: str) -> bool:
+    """Could this text nest past MAX_DEPTH? The C parser recurses on the C stack and would
+    crash the process on a hostile document; the pure-Python one fails cleanly. A cheap
+    over-estimate: a false alarm only costs parsing speed."""
+    if _COMPACT_SEQUENCES.search(text) or _DEEP_INDENT.search(text):
+        return True
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _FLOW_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
+def _location_of(text: str, position: int, file: str) -> Location:
+    line = text.count("\n", 0, position) + 1
+    return Location(file, line, position - (text.rfind("\n", 0, position) + 1) + 1)
 
 
 class _Builder:

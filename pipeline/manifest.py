@@ -228,7 +228,7 @@ def _brand_typos(doc: Document) -> list[Problem]:
 
 def parse_color(value: str | list[int]) -> RGB:
     if isinstance(value, list):
-        r, g, b = value
+        r, g, b = (int(c) for c in value)  # JSON Schema's integer admits 1.0
         return (r, g, b)
     hexdigits = value[1:]
     if len(hexdigits) == 3:

@@ -191,3 +191,44 @@ def test_provider_and_model_overrides() -> None:
 def test_safe_output_path() -> None:
     assert safe_output_path("a/b/c.png") == "a/b/c.png"
     assert safe_output_path("a/./c.png") is None
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "ran for more than",
+        ),
+        ("{% set l = [1] %}{% for x in l %}{{ l.append(x) }}{% endfor %}", "sandbox"),
+        ("{{ ('x' * 10000) * 10000 }}", "repetition too large"),
+        ("{{ '%999999999d' % 1 }}", "format width too large"),
+        ("{{ '{:>999999999}'.format(1) }}", "format width too large"),
+        ("{{ ((10**100)**100)**100 }}", "power too large"),
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "recurses too deeply"),
+        ("{{ 'abc' | truncate(-5) }}", "template error"),
+        ("{{ {}['missing'] }}", "has no attribute 'missing'"),
+    ],
+)
+def test_hostile_templates_are_located_errors_not_hangs(template: str, why: str) -> None:
+    (msg,) = errors(f"  a:\n    prompt: |-\n      {template}\n    sizes: ['1:1']\n")
+    assert msg.startswith("brandkit.yaml:7:13: assets.a.prompt:")
+    assert "assets.a.prompt:" in msg and why in msg
+
+
+def test_statically_deep_template_is_a_syntax_error() -> None:
+    deep = "{% if 1 %}" * 120 + "x" + "{% endif %}" * 120
+    (msg,) = errors(f"  a: {{prompt: '{deep}', sizes: ['1:1']}}\n")
+    assert "assets.a.prompt: template syntax error" in msg
+
+
+def test_exact_sizes_are_bounded() -> None:
+    (msg,) = errors("  a: {prompt: x, sizes: ['99999x1']}\n")
+    assert "assets.a.sizes[0]: '99999x1' is too large: exact sizes are at most 8192" in msg
+
+
+def test_matrix_values_with_newlines_keep_errors_on_one_line() -> None:
+    (msg,) = errors(
+        "  a:\n    prompt: '{{ nope }}'\n    matrix: {v: [\"two\\nlines\"]}\n    sizes: ['1:1']\n"
+    )
+    assert "\n" not in msg and "v='two\\nlines'" in msg

@@ -98,3 +98,24 @@ def test_non_utf8_is_located(tmp_path: Path) -> None:
 def test_readable_path() -> None:
     assert readable_path(("assets", "hero", "sizes", 2)) == "assets.hero.sizes[2]"
     assert readable_path(("brand", "a b")) == "brand['a b']"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 50_000 + "]" * 50_000,
+        "a: " + "{b: " * 50_000 + "}" * 50_000,
+        "a:\n" + "".join(" " * i + "- \n" for i in range(0, 600, 2)),
+    ],
+)
+def test_very_deep_nesting_is_an_error_not_a_crash(text: str) -> None:
+    (msg,) = problems(text)
+    assert "nested" in msg or "YAML" in msg
+
+
+def test_control_characters_are_located() -> None:
+    (msg,) = problems("kit:\n  name: a\x07b\n")
+    assert msg == (
+        "brandkit.yaml:2:10: the control character U+0007 is not allowed in YAML "
+        '(write it escaped, as "\\x..")'
+    )
