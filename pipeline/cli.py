@@ -24,6 +24,21 @@ if TYPE_CHECKING:
 class Context:
     def __init__(self, directory: str, manifest: str):
         self.project = Project.at(directory, manifest)
+        self.manifest_name = manifest
+
+    def stamp(self, provider: str | None, max_jobs: int | None, paths: list[str]) -> None:
+        """Record a verified up-to-date state for the no-op fast path (fastpath.py)."""
+        from . import fastpath
+
+        version = self.project.latest_version()
+        if version is None:
+            return
+        options = {
+            "manifest": self.manifest_name,
+            "provider": provider,
+            "max_jobs": str(max_jobs) if max_jobs is not None else None,
+        }
+        fastpath.write(self.project.root, self.project.manifest, options, version, paths)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -164,7 +179,7 @@ def build(
     """Generate what changed, cut every size and format, publish a new version."""
     import os
 
-    from . import report, workflow
+    from . import fastpath, report, workflow
     from .buildlock import build_lock
 
     if keep_going and fail_fast:
@@ -181,6 +196,7 @@ def build(
         build_lock(c.project.cache_dir, wait=not no_wait, notify=say),
         workflow.open_cache(c.project) as cache,
     ):
+        fastpath.forget(c.project.root)  # before anything changes: no stale proof survives
         the_plan = workflow.plan(loaded, cache, force=force, only=only)
         progress = report.Progress(the_plan.jobs)
         try:
@@ -204,6 +220,8 @@ def build(
     click.echo(report.build_summary(result))
     if result.outcome.failures:
         sys.exit(1)
+    if result.published is not None and not only:
+        c.stamp(provider, max_jobs, list(result.published.entries))
 
 
 @cli.command()
@@ -217,6 +235,9 @@ def status(c: Context, check: bool, provider: str | None) -> None:
     result = workflow.status(_load(c, provider))
     if result.current:
         click.echo(f"up to date: dist/{c.project.latest_version()}")
+        from .lockfile import read_lock
+
+        c.stamp(provider, None, list(read_lock(c.project.lock)))
         return
     shown = result.reasons[:20]
     for reason in shown:
