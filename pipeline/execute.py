@@ -333,23 +333,33 @@ class Executor:
 
     # -- outputs -----------------------------------------------------------------------------
     async def realise_outputs(self, jp: JobPlan, master: Record | None) -> None:
-        """Put every output of a job in the cache: reuse, adopt from dist, or cut."""
-        master_bytes: bytes | None = None
+        """Put every output of a job in the cache: reuse, adopt from dist, or cut.
+
+        Cutting holds a CPU slot for as long as the master's bytes are in memory, so at
+        most a few masters are held at once however many jobs finish together."""
+        to_cut = []
         for op in jp.outputs:
+            if op.source == "published" and jp.status != "generate":
+                self.outcome.reused += 1  # already in dist/latest, as the lock says
+                continue
             record = op.record if op.source == "cache" and jp.status != "generate" else None
             if record is None and op.source == "dist" and jp.status != "generate":
                 record = self._adopt(jp, op)
             if record is None:
-                if master is None:
-                    raise BrandkitError(f"{op.target.path}: the master image is missing")
-                if master_bytes is None:
-                    master_bytes = await asyncio.to_thread(self.cache.read, master)
-                async with self._cpu:
-                    record = await asyncio.to_thread(self._cut, master, master_bytes, op)
-                self.outcome.derived += 1
+                to_cut.append(op)
             else:
                 self.outcome.reused += 1
-            self.outcome.records[op.target.path] = record
+                self.outcome.records[op.target.path] = record
+        if not to_cut:
+            return
+        if master is None:
+            raise BrandkitError(f"{to_cut[0].target.path}: the master image is missing")
+        async with self._cpu:
+            master_bytes = await asyncio.to_thread(self.cache.read, master)
+            for op in to_cut:
+                record = await asyncio.to_thread(self._cut, master, master_bytes, op)
+                self.outcome.records[op.target.path] = record
+                self.outcome.derived += 1
 
     def _adopt(self, jp: JobPlan, op: OutputPlan) -> Record | None:
         entry = self.plan.lock[op.target.path]

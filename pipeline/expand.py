@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 
 from .errors import ManifestError, Problem
@@ -27,7 +27,7 @@ from .manifest import Asset, Manifest, Settings, hex_color
 from .models import native_size, nearest_ratio
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
-from .sandbox import RenderTimeout, make_environment, slug, time_budget
+from .sandbox import RenderTimeout, RenderTimer, make_environment, slug
 
 MAX_PROMPT = 10_000  # characters, as every provider allows
 MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
@@ -39,6 +39,7 @@ _RESERVED = {"index.json", "index.html"}
 class _Template:
     template: jinja2.Template | None
     path: PathT
+    uses_size: bool = True  # does it read `size`? (if not, one render serves every size)
 
 
 class Expander:
@@ -60,7 +61,8 @@ class Expander:
         self.max_jobs = max_jobs
         self._compiled: dict[tuple[PathT, str], _Template] = {}
         self.warnings: list[str] = []
-        self._paths: dict[str, str] = {}
+        self._paths: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
+        self.timer = RenderTimer()
 
     # -- problems ----------------------------------------------------------------------------
     def problem(self, path: PathT, message: str, *, key: bool = False) -> None:
@@ -89,6 +91,7 @@ class Expander:
                 )
             else:
                 result.template = self.env.from_string(source)
+                result.uses_size = "size" in meta.find_undeclared_variables(ast)
         except jinja2.TemplateSyntaxError as exc:
             self.problem(
                 path, f"template syntax error{_line_hint(source, exc.lineno)}: {exc.message}"
@@ -98,24 +101,32 @@ class Expander:
         self._compiled[cache_key] = result
         return result
 
-    def render(self, tpl: _Template, context: dict[str, Any], where: str) -> str | None:
+    def render(
+        self, tpl: _Template, context: dict[str, Any], combo: tuple[tuple[str, Any], ...] = ()
+    ) -> str | None:
         if tpl.template is None:
             return None
         try:
-            with time_budget():
+            self.timer.arm()
+            try:
                 return tpl.template.render(context)
+            finally:
+                self.timer.disarm()
         except jinja2.UndefinedError as exc:
             names = ", ".join(sorted(k for k in context if k != "brand"))
-            self.problem(tpl.path, f"{exc.message}{where} (available: brand, {names})")
+            self.problem(tpl.path, f"{exc.message}{_combo_hint(combo)} (available: brand, {names})")
         except (SecurityError, RenderTimeout) as exc:
-            self.problem(tpl.path, f"refused by the template sandbox{where}: {exc}")
+            self.problem(tpl.path, f"refused by the template sandbox{_combo_hint(combo)}: {exc}")
         except RecursionError:
-            self.problem(tpl.path, f"template error{where}: it recurses too deeply")
+            self.problem(tpl.path, f"template error{_combo_hint(combo)}: it recurses too deeply")
         except MemoryError:
-            self.problem(tpl.path, f"template error{where}: it builds too much to hold in memory")
+            self.problem(
+                tpl.path,
+                f"template error{_combo_hint(combo)}: it builds too much to hold in memory",
+            )
         except Exception as exc:  # anything a user's template does wrong is the template's
             detail = str(exc) or type(exc).__name__
-            self.problem(tpl.path, f"template error{where}: {detail}")
+            self.problem(tpl.path, f"template error{_combo_hint(combo)}: {detail}")
         return None
 
     # -- the expansion -----------------------------------------------------------------------
@@ -129,8 +140,9 @@ class Expander:
             )
             raise ManifestError(self.problems)
         jobs: list[Job] = []
-        for asset in self.manifest.assets:
-            jobs.extend(self.expand_asset(asset))
+        with self.timer:
+            for asset in self.manifest.assets:
+                jobs.extend(self.expand_asset(asset))
         if self.problems:
             raise ManifestError(self.problems)
         return jobs
@@ -156,13 +168,16 @@ class Expander:
         out_tpl = self.compile(asset.out, (*apath, "out")) if asset.out else None
         for combo in _product(asset):
             base = self.context(asset, combo)
-            where = _combo_hint(combo)
+            shared = None if prompt_tpl.uses_size else self.render(prompt_tpl, base, combo)
             for ratio, (native, targets) in groups.items():
                 outputs = tuple(
                     self.output(asset, base, out_tpl, size, w, h, fmt, combo)
                     for size, w, h, fmt in targets
                 )
-                prompt = self.render(prompt_tpl, {**base, "size": ratio}, where)
+                if prompt_tpl.uses_size:
+                    prompt = self.render(prompt_tpl, {**base, "size": ratio}, combo)
+                else:
+                    prompt = shared
                 if prompt is None or any(o is None for o in outputs):
                     continue
                 prompt = prompt.strip()
@@ -170,7 +185,7 @@ class Expander:
                     self.problem(
                         asset.source_path,
                         f"the prompt must be 1 to {MAX_PROMPT:,} "
-                        f"characters, got {len(prompt):,}{where}",
+                        f"characters, got {len(prompt):,}{_combo_hint(combo)}",
                     )
                     continue
                 spec = GenerationSpec(
@@ -300,37 +315,39 @@ class Expander:
         combo: tuple[tuple[str, Any], ...],
     ) -> OutputTarget | None:
         label = size.replace(":", "x")
-        where = _combo_hint(combo)
-        if out_tpl is None:
+        apath: PathT = ("assets", asset.id, "out")
+        if out_tpl is None:  # safe by construction: an id, slugs and a size label
             parts = [asset.id, *(slug(v) for _, v in combo), label]
-            path: str | None = f"{asset.id}/{'-'.join(parts)}.{fmt}"
+            clean: str | None = f"{asset.id}/{'-'.join(parts)}.{fmt}"
         else:
             ctx = {**base, "size": label, "format": fmt, "width": w, "height": h}
-            path = self.render(out_tpl, ctx, where)
-        if path is None:
-            return None
-        apath: PathT = ("assets", asset.id, "out")
-        clean = safe_output_path(path)
-        if clean is None:
-            self.problem(
-                apath,
-                f"the output path {path!r}{where} must stay inside the version "
-                "folder: a relative path, no '..', no leading '/' or '.'",
-            )
-            return None
-        owner = f"{asset.id}{where}"
-        if clean in self._paths and self._paths[clean] != owner:
-            self.problem(
-                apath if asset.out else ("assets", asset.id),
-                f"two outputs would be written to {clean!r}: {self._paths[clean]} and "
-                f"{owner}; make `out` include what differs (e.g. {{{{ size }}}})",
-            )
-            return None
-        if clean in self._paths:
-            self.problem(
-                apath if asset.out else ("assets", asset.id, "sizes"),
-                f"two outputs of {owner} would be written to {clean!r}",
-            )
+            path = self.render(out_tpl, ctx, combo)
+            if path is None:
+                return None
+            clean = safe_output_path(path)
+            if clean is None:
+                self.problem(
+                    apath,
+                    f"the output path {path!r}{_combo_hint(combo)} must stay inside the "
+                    "version folder: a relative path, no '..', no leading '/' or '.'",
+                )
+                return None
+        owner = (asset.id, combo)
+        previous = self._paths.get(clean)
+        if previous is not None:
+            this = f"{asset.id}{_combo_hint(combo)}"
+            if previous != owner:
+                self.problem(
+                    apath if asset.out else ("assets", asset.id),
+                    f"two outputs would be written to {clean!r}: "
+                    f"{previous[0]}{_combo_hint(previous[1])} and {this}; make `out` include "
+                    "what differs (e.g. {{ size }})",
+                )
+            else:
+                self.problem(
+                    apath if asset.out else ("assets", asset.id, "sizes"),
+                    f"two outputs of {this} would be written to {clean!r}",
+                )
             return None
         self._paths[clean] = owner
         return OutputTarget(path=clean, width=w, height=h, format=fmt, size=size)

@@ -27,8 +27,9 @@ class OutputPlan:
     target: OutputTarget
     asset: str
     cache_key: str  # where its bytes live in the cache: (master key, transform)
-    source: str  # cache | dist | derive | generate
+    source: str  # published | cache | dist | derive | generate
     record: Record | None = None  # when source == cache
+    published: dict | None = None  # when source == published: its dist/latest index entry
     dist_sha: str | None = None  # when source == dist: verified against the lock
 
 
@@ -68,14 +69,6 @@ class Plan:
     def outputs(self) -> list[OutputPlan]:
         return [o for j in self.jobs for o in j.outputs]
 
-    @property
-    def up_to_date(self) -> bool:
-        return (
-            not self.removed
-            and all(j.status == "reuse" for j in self.jobs)
-            and all(o.source == "cache" or o.source == "dist" for o in self.outputs)
-        )
-
 
 def cache_key_for(job_key: str, target: OutputTarget) -> str:
     return derived_key(job_key, target.width, target.height, target.format)
@@ -100,14 +93,14 @@ def make_plan(
     prices: dict[str, dict[str, float]] | None = None,
 ) -> Plan:
     """`prices`: the manifest's per-provider overrides of the price table."""
-    previous = _previous_specs(project)
+    planner = _Planner(project, cache, lock, force)
     plans: list[JobPlan] = []
     wanted_paths: set[str] = set()
     for key, group in merge_jobs(jobs).items():
         wanted_paths.update(o.path for j in group for o in j.outputs)
         if only and not any(_selected(j, only) for j in group):
             continue
-        plan = _plan_job(project, key, group, cache, lock, previous, force)
+        plan = planner.job(key, group)
         plan.unit_cost_usd = price(
             plan.job.provider, plan.job.alias, plan.job.model, (prices or {}).get(plan.job.provider)
         )
@@ -129,78 +122,89 @@ def _selected(job: Job, pattern: str) -> bool:
     )
 
 
-def _plan_job(
-    project: Project,
-    key: str,
-    group: list[Job],
-    cache: Cache,
-    lock: dict[str, LockEntry],
-    previous: dict[str, dict],
-    force: bool,
-) -> JobPlan:
-    job = group[0]
-    provider = get_provider(job.provider)
-    master = None if force else cache.get(key)
-    outputs = [
-        _plan_output(project, key, j.asset, t, cache, lock, master, force)
-        for j in group
-        for t in j.outputs
-    ]
-    needs = {o.source for o in outputs}
-    if force:
-        status, reason = "generate", "--force"
-    elif "generate" in needs:
-        status, reason = "generate", _why(key, group, lock, previous)
-    elif "derive" in needs:
-        status = "derive"
-        reason = f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master"
-    else:
-        status, reason = "reuse", "up to date"
-    return JobPlan(
-        job=job,
-        assets=sorted({j.asset for j in group}),
-        status=status,
-        reason=reason,
-        request=provider.build_request(job.spec, job.model, job.alias),
-        outputs=outputs,
-        unit_cost_usd=None,
-        master=master,
-    )
+class _Planner:
+    """Where each output's bytes will come from, cheapest proof first: already published
+    as the lock says (a stat), in the cache, cut from a cached master, or generated."""
 
+    def __init__(self, project: Project, cache: Cache, lock: dict[str, LockEntry], force: bool):
+        self.project = project
+        self.cache = cache
+        self.lock = lock
+        self.force = force
+        self.previous = _previous_specs(project)
+        self.cached = set() if force else set(cache.all_keys())  # one scan, not a query each
 
-def _plan_output(
-    project: Project,
-    key: str,
-    asset: str,
-    target: OutputTarget,
-    cache: Cache,
-    lock: dict[str, LockEntry],
-    master: Record | None,
-    force: bool,
-) -> OutputPlan:
-    ck = cache_key_for(key, target)
-    plan = OutputPlan(target=target, asset=asset, cache_key=ck, source="generate")
-    if force:
-        return plan
-    record = cache.get(ck)
-    if record is not None:
-        plan.source, plan.record = "cache", record
-        return plan
-    entry = lock.get(target.path)
-    if (
-        entry is not None
-        and entry.key == key
-        and entry.width == target.width
-        and entry.height == target.height
-        and entry.format == target.format
-    ):
-        published = project.latest / target.path
-        if published.is_file() and file_sha256(published) == entry.sha256:
-            plan.source, plan.dist_sha = "dist", entry.sha256
+    def job(self, key: str, group: list[Job]) -> JobPlan:
+        job = group[0]
+        outputs = [self.output(key, j.asset, t) for j in group for t in j.outputs]
+        master = None
+        if not self.force and any(o.source == "generate" for o in outputs) and key in self.cached:
+            master = self.cache.get(key)
+            for o in outputs:
+                if master is not None and o.source == "generate":
+                    o.source = "derive"
+        needs = {o.source for o in outputs}
+        if self.force:
+            status, reason = "generate", "--force"
+        elif "generate" in needs:
+            status, reason = "generate", _why(key, group, self.lock, self.previous)
+        elif "derive" in needs:
+            status = "derive"
+            reason = (
+                f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master"
+            )
+        else:
+            status, reason = "reuse", "up to date"
+        return JobPlan(
+            job=job,
+            assets=sorted({j.asset for j in group}),
+            status=status,
+            reason=reason,
+            request=get_provider(job.provider).build_request(job.spec, job.model, job.alias),
+            outputs=outputs,
+            unit_cost_usd=None,
+            master=master,
+        )
+
+    def output(self, key: str, asset: str, target: OutputTarget) -> OutputPlan:
+        ck = cache_key_for(key, target)
+        plan = OutputPlan(target=target, asset=asset, cache_key=ck, source="generate")
+        if self.force:
             return plan
-    if master is not None:
-        plan.source = "derive"
-    return plan
+        published = self._published(key, target)
+        if published is not None and ck in self.cached:
+            plan.source, plan.published = "published", published
+            return plan
+        record = self.cache.get(ck) if ck in self.cached else None
+        if record is not None:
+            plan.source, plan.record = "cache", record
+            return plan
+        entry = self.lock.get(target.path)
+        if entry is not None and published is not None:
+            source = self.project.latest / target.path
+            if file_sha256(source) == entry.sha256:  # the cache was lost: re-seed it
+                plan.source, plan.dist_sha = "dist", entry.sha256
+        return plan
+
+    def _published(self, key: str, target: OutputTarget) -> dict | None:
+        """The index entry of this exact output in dist/latest, if the lock vouches for it
+        and the file is there at its recorded size."""
+        entry = self.lock.get(target.path)
+        if entry is None or (entry.key, entry.width, entry.height, entry.format) != (
+            key,
+            target.width,
+            target.height,
+            target.format,
+        ):
+            return None
+        indexed = self.previous.get(target.path)
+        if indexed is None or indexed.get("sha256") != entry.sha256:
+            return None
+        try:
+            size = (self.project.latest / target.path).stat().st_size
+        except OSError:
+            return None
+        return indexed if indexed.get("size") in (size, None) else None
 
 
 def _previous_specs(project: Project) -> dict[str, dict]:

@@ -57,7 +57,11 @@ def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dic
             outputs[entry["path"]] = {**entry, "_carried": True}
     for jp in plan.jobs:
         for op in jp.outputs:
-            record: Record = outcome.records[op.target.path]
+            record: Record | None = outcome.records.get(op.target.path)
+            if record is None and op.published is not None:  # unchanged: as published
+                outputs[op.target.path] = {**op.published, "asset": op.asset, "_carried": True}
+                continue
+            assert record is not None, op.target.path
             outputs[op.target.path] = {
                 "path": op.target.path,
                 "asset": op.asset,

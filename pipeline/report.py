@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .execute import Outcome
-from .plan import JobPlan, Plan
-from .workflow import BuildResult
+if TYPE_CHECKING:
+    from .execute import Outcome
+    from .plan import JobPlan, Plan
+    from .workflow import BuildResult
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:

@@ -10,12 +10,12 @@ hang a build. Whatever goes wrong in a user's template is reported against it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import signal
 import string
 import threading
 import unicodedata
-from collections.abc import Iterator
 from typing import Any
 
 import jinja2
@@ -57,6 +57,7 @@ _SAFE_FILTERS = (
 _WIDTHS = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
+@functools.lru_cache(maxsize=8192)
 def slug(value: Any) -> str:
     """`Pour-Over Kit!` -> `pour-over-kit`: ASCII, lowercase, safe in a file name."""
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
@@ -118,22 +119,38 @@ class RenderTimeout(Exception):
     pass
 
 
-@contextlib.contextmanager
-def time_budget(seconds: float = RENDER_SECONDS) -> Iterator[None]:
-    """Interrupt a render that runs too long (main thread on POSIX; elsewhere unbounded)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "setitimer"
-    ):
-        yield
-        return
+class RenderTimer:
+    """A time budget per render, for templates that would loop for hours.
 
-    def expired(signum: int, frame: Any) -> None:
-        raise RenderTimeout(f"the template ran for more than {seconds:g}s")
+    The SIGALRM handler is installed once (`with timer:`) and each render only arms and
+    disarms the interval timer. On a thread other than the main one, or a platform
+    without setitimer, renders are unbounded in time (the size bounds still hold).
+    """
 
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def __init__(self, seconds: float = RENDER_SECONDS):
+        self.seconds = seconds
+        self._active = False
+        self._previous: Any = None
+
+    def __enter__(self) -> RenderTimer:
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            self._previous = signal.signal(signal.SIGALRM, self._expired)
+            self._active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
+            self._active = False
+
+    def arm(self) -> None:
+        if self._active:
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def disarm(self) -> None:
+        if self._active:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _expired(self, signum: int, frame: Any) -> None:
+        raise RenderTimeout(f"the template ran for more than {self.seconds:g}s")

@@ -9,18 +9,20 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
 from .errors import BrandkitError, Interrupted
-from .execute import Outcome, Progress, execute
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job
 from .lockfile import read_lock
 from .manifest import Manifest, load_manifest
 from .plan import Plan, make_plan
 from .project import Project
-from .publish import Published, publish
+
+if TYPE_CHECKING:
+    from .execute import Outcome, Progress
+    from .publish import Published
 
 
 @dataclass
@@ -83,6 +85,9 @@ def build(
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
     interrupted: finished images stay cached and in-flight ones journaled."""
+    from .execute import execute
+    from .publish import publish
+
     if max_cost is not None and the_plan.unknown_prices:
         raise BrandkitError(
             f"no price is known for {', '.join(sorted(the_plan.unknown_prices))}"

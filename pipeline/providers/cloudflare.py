@@ -9,9 +9,11 @@ style, substyle, controls {colors (max 5), background_color}. The answer carries
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec

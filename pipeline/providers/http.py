@@ -9,7 +9,6 @@ be a whole PNG/JPEG/WEBP before anyone sees them.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -21,14 +20,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx is imported only when something is sent
+    import httpx
+
 
 from ..errors import ProviderError
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-ErrorParser = Callable[[httpx.Response], tuple[str, str | None]]  # -> (message, code)
+ErrorParser = Callable[["httpx.Response"], tuple[str, str | None]]  # -> (message, code)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ async def send_json(
         wait: float | None = None
         try:
             response = await client.request(method, url, json=json, headers=headers)
-        except httpx.TransportError as exc:
+        except _transport_error() as exc:
             last = ProviderError(provider, f"network error: {_describe(exc)}", retryable=True)
         else:
             if response.is_success:
@@ -168,7 +169,7 @@ async def send_json(
                         retry_after=wait,
                     )
         if attempt < policy.attempts:
-            await asyncio.sleep(wait if wait is not None else policy.backoff(attempt))
+            await _sleep(wait if wait is not None else policy.backoff(attempt))
     assert last is not None
     raise ProviderError(
         provider,
@@ -177,6 +178,18 @@ async def send_json(
         status=last.status,
         code=last.code,
     )
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+def _transport_error() -> type[Exception]:
+    import httpx
+
+    return httpx.TransportError
 
 
 def _describe(exc: Exception) -> str:
@@ -230,14 +243,14 @@ async def download(
     for attempt in range(1, policy.attempts + 1):
         try:
             return await _download_once(client, url, tmp_dir)
-        except httpx.TransportError as exc:
+        except _transport_error() as exc:
             last = f"network error: {_describe(exc)}"
         except _BadDownload as exc:
             last = str(exc)
             if not exc.retryable:
                 break
         if attempt < policy.attempts:
-            await asyncio.sleep(policy.backoff(attempt))
+            await _sleep(policy.backoff(attempt))
     raise ProviderError(provider, f"could not download the image: {last}")
 
 

@@ -6,7 +6,6 @@ words on it, so a new user and every test can run the whole pipeline for free.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Any, ClassVar
 
@@ -40,6 +39,8 @@ class LocalProvider(ProviderBase):
     async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
         spec = spec_from_request(request)
         seed = spec.seed if spec.seed is not None else _seed_for(request)
+        import asyncio
+
         data = await asyncio.to_thread(_render, spec)
         return Generated(data=data, seed=seed, cost_usd=0.0)
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
