@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cache import Cache
 from pipeline.lockfile import read_lock
 from tests.conftest import Run, project
 from tests.emulator import Emulator
@@ -24,21 +25,32 @@ def build(run: Run, p: Path, *args: str) -> tuple[int, str, str]:
     return run(p, "build", "--keep-going", "-j", "1", *args)
 
 
+def assert_cache_consistent(p: Path) -> None:
+    """Every cache entry points at a whole blob whose bytes hash to its name."""
+    with Cache(p / ".brandkit") as cache:
+        for key in cache.all_keys():
+            record = cache.get(key)
+            assert record is not None, key
+            cache.read(record)  # raises if the bytes do not match the hash
+    assert not list((p / ".brandkit" / "tmp").glob("*")), "no temp download left behind"
+
+
 def assert_whole(p: Path) -> None:
     """Every output in the lock is published, and nothing is left half-written."""
     lock = read_lock(p / "brandkit.lock")
     assert len(lock) == 6
     for path in lock:
         assert (p / "dist" / "latest" / path).is_file()
-    assert not list((p / ".brandkit" / "tmp").glob("*")), "no temp download left behind"
+    assert_cache_consistent(p)
 
 
 @pytest.mark.parametrize("provider", ALL)
-@pytest.mark.parametrize("status", [429, 500, 502, 503])
+@pytest.mark.parametrize("status", ["429+retry-after", 429, 500, 502, 503])
 def test_transient_status_is_retried(
-    run: Run, tmp_path: Path, remote: Emulator, provider: str, status: int
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, status: int | str
 ) -> None:
-    extra = {"retry_after": 0.05} if status == 429 else {}
+    extra = {"retry_after": 0.05} if status == "429+retry-after" else {}
+    status = 429 if status == "429+retry-after" else status
     remote.inject(provider, "status", status=status, **extra)
     p = project(tmp_path, provider)
     code, _, err = build(run, p)
@@ -146,6 +158,7 @@ def test_permanent_failure_is_reported_and_the_rest_are_kept(
     assert PROVIDER_MESSAGES[(provider, fault)] in line
     assert re.search(r"generated 2, .* failed 1", out)
     assert "nothing published" in out
+    assert_cache_consistent(p)
     # the two good images are cached: the next build pays for the failed one only
     paid = remote.paid_by_provider.get(provider, 0)
     code, out, _ = build(run, p)
@@ -189,6 +202,15 @@ def test_expired_pixeldojo_job_is_a_clear_error(run: Run, tmp_path: Path, remote
     code, _, err = build(run, project(tmp_path, "pixeldojo"))
     assert code == 1
     assert "Job not found (HTTP 404)" in err
+
+
+def test_expired_runware_task_is_a_clear_error(run: Run, tmp_path: Path, remote: Emulator) -> None:
+    remote.inject("runware", "expired")
+    p = project(tmp_path, "runware")
+    code, _, err = build(run, p)
+    assert code == 1
+    assert "taskFailedOrNotFound" in err
+    assert_cache_consistent(p)
 
 
 def test_never_retries_a_bad_request(run: Run, tmp_path: Path, remote: Emulator) -> None:
