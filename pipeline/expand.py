@@ -318,20 +318,21 @@ class Expander:
         apath: PathT = ("assets", asset.id, "out")
         if out_tpl is None:  # safe by construction: an id, slugs and a size label
             parts = [asset.id, *(slug(v) for _, v in combo), label]
-            clean: str | None = f"{asset.id}/{'-'.join(parts)}.{fmt}"
+            clean = f"{asset.id}/{'-'.join(parts)}.{fmt}"
         else:
             ctx = {**base, "size": label, "format": fmt, "width": w, "height": h}
             path = self.render(out_tpl, ctx, combo)
             if path is None:
                 return None
-            clean = safe_output_path(path)
-            if clean is None:
+            checked = safe_output_path(path)
+            if checked is None:
                 self.problem(
                     apath,
                     f"the output path {path!r}{_combo_hint(combo)} must stay inside the "
                     "version folder: a relative path, no '..', no leading '/' or '.'",
                 )
                 return None
+            clean = checked
         owner = (asset.id, combo)
         previous = self._paths.get(clean)
         if previous is not None:

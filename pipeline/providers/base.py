@@ -79,6 +79,8 @@ class Provider(Protocol):
 
     async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated: ...
 
+    def base_url(self, configured: str | None, env: dict[str, str]) -> str: ...
+
 
 class JobGone(Exception):
     """A journaled job the provider no longer knows (expired, or never arrived)."""
