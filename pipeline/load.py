@@ -132,7 +132,8 @@ def load_yaml(text: str, file: str) -> Document:
     return doc
 
 
-_FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|#[^\n]*""")
+# A comment starts at a '#' after white space (or at the start of a line); `a#b` is text.
+_FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|(?<!\S)#[^\n]*""")
 _COMPACT_SEQUENCES = re.compile(rf"(?:-[ \t]+){{{MAX_DEPTH}}}")
 _DEEP_INDENT = re.compile(rf"^[ \t]{{{4 * MAX_DEPTH}}}", re.M)
 
