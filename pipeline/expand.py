@@ -117,6 +117,8 @@ class Expander:
             self.problem(tpl.path, f"{exc.message}{_combo_hint(combo)} (available: brand, {names})")
         except (SecurityError, RenderTimeout) as exc:
             self.problem(tpl.path, f"refused by the template sandbox{_combo_hint(combo)}: {exc}")
+            if self.timer.spent > self.timer.total:
+                raise ManifestError(self.problems) from None  # no time left for the rest
         except RecursionError:
             self.problem(tpl.path, f"template error{_combo_hint(combo)}: it recurses too deeply")
         except MemoryError:

@@ -133,7 +133,9 @@ def load_yaml(text: str, file: str) -> Document:
 
 
 # A comment starts at a '#' after white space (or at the start of a line); `a#b` is text.
-_FLOW_TOKENS = re.compile(r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|(?<!\S)#[^\n]*""")
+_FLOW_TOKENS = re.compile(
+    r"""[\[\]{}]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|(?<!\S)#[^\n\r\x85\u2028\u2029]*"""
+)
 _COMPACT_SEQUENCES = re.compile(rf"(?:-[ \t]+){{{MAX_DEPTH}}}")
 _DEEP_INDENT = re.compile(rf"^[ \t]{{{4 * MAX_DEPTH}}}", re.M)
 

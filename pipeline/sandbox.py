@@ -15,6 +15,7 @@ import re
 import signal
 import string
 import threading
+import time
 import unicodedata
 from typing import Any
 
@@ -22,7 +23,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_TEXT = 10_000  # no string a template builds needs to be longer than a prompt
-RENDER_SECONDS = 2.0
+RENDER_SECONDS = 2.0  # one render
+TOTAL_RENDER_SECONDS = 30.0  # every render of one expansion together
 
 _SAFE_FILTERS = (
     "abs",
@@ -54,7 +56,8 @@ _SAFE_FILTERS = (
     "upper",
     "wordcount",
 )
-_WIDTHS = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_WIDTHS = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 
 
 @functools.lru_cache(maxsize=8192)
@@ -77,13 +80,21 @@ class Sandbox(ImmutableSandboxedEnvironment):
             _check_repetition(left, right)
             _check_repetition(right, left)
         if operator == "%" and isinstance(left, str):
-            for width, precision in _WIDTHS.findall(left):
-                if (
-                    "*" in (width, precision)
-                    or max(int(width or 0), int(precision or 0)) > MAX_TEXT
-                ):
-                    raise SecurityError("format width too large")
+            _check_percent(left)
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """`'x'.ljust(10**9)`, `''.join(huge)`: bounded like `*`."""
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _PADDING_METHODS and any(
+                isinstance(a, int) and a > MAX_TEXT for a in (*args, *kwargs.values())
+            ):
+                raise SecurityError(f"{name}() width too large")
+            if name == "join" and args:
+                _check_join(owner, args[0])
+        return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
         """`'{:>999999999}'.format(x)`: check the widths before Python builds the string."""
@@ -97,6 +108,41 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return super().wrap_str_format(value)
 
 
+def _check_percent(fmt: str) -> None:
+    """`'%200000000s' % x` (and the `format` filter, which does the same)."""
+    for width, precision in _WIDTHS.findall(fmt):
+        if "*" in (width, precision) or max(int(width or 0), int(precision or 0)) > MAX_TEXT:
+            raise SecurityError("format width too large")
+
+
+def _check_join(separator: str, items: Any) -> None:
+    if isinstance(items, str | list | tuple):
+        total = sum(len(str(i)) for i in items) + len(separator) * max(0, len(items) - 1)
+        if total > MAX_TEXT:
+            raise SecurityError(f"join too large (over {MAX_TEXT:,} characters)")
+
+
+def _bounded(filter_func: Any, width_args: tuple[int, ...]) -> Any:
+    """A filter whose numeric arguments (widths) may not exceed MAX_TEXT."""
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if filter_func.__name__ == "do_format" and args and isinstance(args[0], str):
+            _check_percent(args[0])
+        for i in width_args:
+            if i < len(args) and isinstance(args[i], int) and args[i] > MAX_TEXT:
+                raise SecurityError("width too large")
+        if any(isinstance(v, int) and v > MAX_TEXT for v in kwargs.values()):
+            raise SecurityError("width too large")
+        result = filter_func(*args, **kwargs)
+        if isinstance(result, str) and len(result) > MAX_TEXT:
+            raise SecurityError(f"result too large (over {MAX_TEXT:,} characters)")
+        return result
+
+    if hasattr(filter_func, "jinja_pass_arg"):
+        bounded.jinja_pass_arg = filter_func.jinja_pass_arg  # type: ignore[attr-defined]
+    return bounded
+
+
 def _check_repetition(seq: Any, count: Any) -> None:
     if (
         isinstance(seq, str | list | tuple)
@@ -107,10 +153,23 @@ def _check_repetition(seq: Any, count: Any) -> None:
         raise SecurityError(f"repetition too large (over {MAX_TEXT:,} items)")
 
 
+def _join_filter(join: Any) -> Any:
+    def bounded_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
+        items = list(value)[: MAX_TEXT + 1]
+        _check_join(str(d), items)
+        return join(eval_ctx, items, d, attribute)
+
+    bounded_join.jinja_pass_arg = join.jinja_pass_arg  # type: ignore[attr-defined]
+    return bounded_join
+
+
 def make_environment() -> Sandbox:
     env = Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
     env.filters["slug"] = slug
+    for name, widths in (("center", (1,)), ("indent", (1,)), ("format", ())):
+        env.filters[name] = _bounded(env.filters[name], widths)
+    env.filters["join"] = _join_filter(env.filters["join"])
     env.globals = {"range": env.globals["range"]}
     return env
 
@@ -127,8 +186,11 @@ class RenderTimer:
     without setitimer, renders are unbounded in time (the size bounds still hold).
     """
 
-    def __init__(self, seconds: float = RENDER_SECONDS):
+    def __init__(self, seconds: float = RENDER_SECONDS, total: float = TOTAL_RENDER_SECONDS):
         self.seconds = seconds
+        self.total = total
+        self.spent = 0.0
+        self._started = 0.0
         self._active = False
         self._previous: Any = None
 
@@ -145,12 +207,17 @@ class RenderTimer:
             self._active = False
 
     def arm(self) -> None:
+        """Start a render; refuse it if the templates have had their total already."""
+        if self.spent > self.total:
+            raise RenderTimeout(f"the templates ran for more than {self.total:g}s in all")
+        self._started = time.perf_counter()
         if self._active:
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            signal.setitimer(signal.ITIMER_REAL, min(self.seconds, self.total - self.spent))
 
     def disarm(self) -> None:
         if self._active:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        self.spent += time.perf_counter() - self._started
 
     def _expired(self, signum: int, frame: Any) -> None:
         raise RenderTimeout(f"the template ran for more than {self.seconds:g}s")
