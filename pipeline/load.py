@@ -97,7 +97,10 @@ def load_yaml(text: str, file: str) -> Document:
         what = " ".join(s for s in (exc.context, exc.problem) if s)
         raise ManifestError([Problem(loc, "", f"YAML syntax error: {what}")]) from None
     except yaml.reader.ReaderError as exc:
-        loc = _location_of(text, exc.position, file)
+        position = exc.position
+        if loader is not yaml.SafeLoader:  # libyaml counts UTF-8 bytes, not characters
+            position = len(text.encode()[:position].decode("utf-8", "ignore"))
+        loc = _location_of(text, position, file)
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise ManifestError(
             [

@@ -94,6 +94,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"{name}() width too large")
             if name == "join" and args:
                 _check_join(owner, args[0])
+            if name == "replace" and len(args) >= 2:
+                _check_replace(owner, args[0], args[1])
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -115,6 +117,12 @@ def _check_percent(fmt: str) -> None:
             raise SecurityError("format width too large")
 
 
+def _check_replace(text: str, old: Any, new: Any) -> None:
+    grows = isinstance(old, str) and isinstance(new, str) and old
+    if grows and len(text) + text.count(old) * (len(new) - len(old)) > MAX_TEXT:
+        raise SecurityError(f"replace result too large (over {MAX_TEXT:,} characters)")
+
+
 def _check_join(separator: str, items: Any) -> None:
     if isinstance(items, str | list | tuple):
         total = sum(len(str(i)) for i in items) + len(separator) * max(0, len(items) - 1)
@@ -128,6 +136,8 @@ def _bounded(filter_func: Any, width_args: tuple[int, ...]) -> Any:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         if filter_func.__name__ == "do_format" and args and isinstance(args[0], str):
             _check_percent(args[0])
+        if filter_func.__name__ == "do_replace" and len(args) >= 4:  # (eval_ctx, s, old, new)
+            _check_replace(str(args[1]), args[2], args[3])
         for i in width_args:
             if i < len(args) and isinstance(args[i], int) and args[i] > MAX_TEXT:
                 raise SecurityError("width too large")
@@ -167,7 +177,7 @@ def make_environment() -> Sandbox:
     env = Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
     env.filters["slug"] = slug
-    for name, widths in (("center", (1,)), ("indent", (1,)), ("format", ())):
+    for name, widths in (("center", (1,)), ("indent", (1,)), ("format", ()), ("replace", ())):
         env.filters[name] = _bounded(env.filters[name], widths)
     env.filters["join"] = _join_filter(env.filters["join"])
     env.globals = {"range": env.globals["range"]}

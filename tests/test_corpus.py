@@ -295,25 +295,35 @@ def test_odd_but_valid_manifest_is_accepted(
 BIG = 200_000_000  # characters: 200 MB, 20,000 times the longest prompt
 
 
+GROWS = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "sandbox.py bounds padding, joining, * and %, but not str.replace / the replace "
+        "filter, str.translate, nor what a loop prints: each builds 60-100 MB here (a "
+        "100,000-step loop of 10,000-character prints peaks at 2 GB within the 2 s render "
+        "budget: an OOM kill in a small container)"
+    ),
+)
+
+
 @pytest.mark.parametrize(
     "template",
     [
-        f"{{{{ brand.name | center({BIG}) }}}}",
-        f"{{{{ brand.name | indent({BIG}) }}}}",
-        f"{{{{ brand.name.ljust({BIG}) }}}}",
-        f"{{{{ '%{BIG}s' | format(brand.name) }}}}",
-        f"{{{{ '%(a){BIG}s' % {{'a': brand.name}} }}}}",
-        "{{ range(20000) | join('x' * 9999) }}",
-        "{{ ('y' * 10000).join('z' * 10000) }}",
-    ],
-    ids=[
-        "center-filter",
-        "indent-filter",
-        "str-ljust",
-        "format-filter",
-        "percent-with-mapping-key",
-        "join-filter",
-        "str-join",
+        pytest.param(f"{{{{ brand.name | center({BIG}) }}}}", id="center-filter"),
+        pytest.param(f"{{{{ brand.name | indent({BIG}) }}}}", id="indent-filter"),
+        pytest.param(f"{{{{ brand.name.ljust({BIG}) }}}}", id="str-ljust"),
+        pytest.param(f"{{{{ '%{BIG}s' | format(brand.name) }}}}", id="format-filter"),
+        pytest.param(f"{{{{ '%(a){BIG}s' % {{'a': brand.name}} }}}}", id="percent-mapping-key"),
+        pytest.param("{{ range(20000) | join('x' * 9999) }}", id="join-filter"),
+        pytest.param("{{ ('y' * 10000).join('z' * 10000) }}", id="str-join"),
+        pytest.param("{{ ('y' * 9999).replace('y', 'z' * 9999) }}", id="str-replace"),
+        pytest.param("{{ ('y' * 9999) | replace('y', 'z' * 9999) }}", id="replace-filter"),
+        pytest.param(
+            "{{ ('x' * 9999).translate({120: 'y' * 9999}) }}", id="str-translate", marks=GROWS
+        ),
+        pytest.param(
+            "{% for i in range(6000) %}{{ 'x' * 9999 }}{% endfor %}", id="loop-output", marks=GROWS
+        ),
     ],
 )
 def test_a_template_cannot_build_hundreds_of_megabytes(
