@@ -10,6 +10,7 @@ manifest no longer asks for are `remove`. Planning reads; it never writes.
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,7 @@ class _Planner:
         self.lock = lock
         self.force = force
         self.previous = _previous_specs(project)
+        self.latest = project.latest  # a Path built once, not once per output
         self.cached = set() if force else set(cache.all_keys())  # one scan, not a query each
 
     def job(self, key: str, group: list[Job]) -> JobPlan:
@@ -181,7 +183,7 @@ class _Planner:
             return plan
         entry = self.lock.get(target.path)
         if entry is not None and published is not None:
-            source = self.project.latest / target.path
+            source = self.latest / target.path
             if file_sha256(source) == entry.sha256:  # the cache was lost: re-seed it
                 plan.source, plan.dist_sha = "dist", entry.sha256
         return plan
@@ -201,7 +203,7 @@ class _Planner:
         if indexed is None or indexed.get("sha256") != entry.sha256:
             return None
         try:
-            size = (self.project.latest / target.path).stat().st_size
+            size = os.stat(f"{self.latest}/{target.path}").st_size
         except OSError:
             return None
         return indexed if indexed.get("size") in (size, None) else None

@@ -68,3 +68,13 @@ def test_unicode_is_hashed_as_utf8_not_escaped() -> None:
     payload = canonical_json({"v": 1, "provider": "local", "model": "m", "spec": spec.canonical()})
     assert "café ☕".encode() in payload
     assert content_key("local", "m", spec) == hashlib.sha256(payload).hexdigest()
+
+
+def test_derived_key_is_the_canonical_json_of_its_fields() -> None:
+    for master, w, h, fmt in (
+        ("ab" * 32, 1200, 630, "png"),
+        ("0" * 64, 16, 16, "ico"),
+        ("f" * 64, 8192, 1, "webp"),
+    ):
+        payload = {"v": 1, "master": master, "width": w, "height": h, "format": fmt}
+        assert derived_key(master, w, h, fmt) == hashlib.sha256(canonical_json(payload)).hexdigest()
