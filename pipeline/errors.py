@@ -47,12 +47,6 @@ class ManifestError(BrandkitError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class UsageError(BrandkitError):
-    """A command-line mistake (exit 2)."""
-
-    exit_code = 2
-
-
 class MissingKeyError(BrandkitError):
     """A provider needs a secret that is not in the environment."""
 
@@ -86,10 +80,6 @@ class ProviderError(BrandkitError):
         self.code = code
         self.retry_after = retry_after
         super().__init__(f"{provider}: {message}")
-
-
-class BuildFailed(BrandkitError):
-    """Some jobs failed; the rest were kept in the cache."""
 
 
 class Interrupted(BrandkitError):

@@ -90,9 +90,8 @@ def check(root: Path, manifest: Path, options: dict[str, Any]) -> dict[str, Any]
     """The stamp, if it still proves the published tree current; else None."""
     try:
         stamp = json.loads(stamp_path(root).read_text("utf-8"))
-        if {k: stamp.get(k) for k in inputs(root, manifest, options)} != inputs(
-            root, manifest, options
-        ) or stamp["manifest"] is None:
+        now = inputs(root, manifest, options)  # hashes and a walk of the package: once
+        if {k: stamp.get(k) for k in now} != now or stamp["manifest"] is None:
             return None
         version = stamp["version"]
         if os.readlink(root / "dist" / "latest") != version:

@@ -48,10 +48,6 @@ class OutputTarget:
     format: str  # png | jpg | webp | ico
     size: str  # the size as the user wrote it: "16:9" or "1200x630"
 
-    @property
-    def is_master(self) -> bool:
-        """True when the output is the master itself (no resize, no re-encode)."""
-        return self.format == "png" and ":" in self.size
 
 
 @dataclass(frozen=True, slots=True)
