@@ -99,9 +99,10 @@ class Cache:
         self.index.set(key, asdict(record))
         return record
 
-    def put_file(self, key: str, source: Path, **meta: Any) -> Record:
-        """Move a finished temp file (on the same file system) into the cache."""
-        sha = file_sha256(source)
+    def put_file(self, key: str, source: Path, *, sha256: str | None = None, **meta: Any) -> Record:
+        """Move a finished temp file (on the same file system) into the cache; `sha256`,
+        when the caller hashed the bytes as it wrote them, saves reading them again."""
+        sha = sha256 or file_sha256(source)
         path = self.blob_path(sha)
         size = source.stat().st_size
         if path.exists() and path.stat().st_size == size:

@@ -27,7 +27,7 @@ from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
-from .providers.http import PollPolicy, RetryPolicy
+from .providers.http import PollPolicy, RetryPolicy, download
 
 
 @dataclass
@@ -80,6 +80,7 @@ class Executor:
         self.outcome = Outcome()
         self._stop = False
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._transfers: dict[str, asyncio.Semaphore] = {}
         self._contexts: dict[str, RunContext] = {}
         self._secrets: list[str] = []
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
@@ -95,7 +96,14 @@ class Executor:
                 else get_provider(provider).default_concurrency
             )
             self._limits[provider] = asyncio.Semaphore(n)
+            self._transfers[provider] = asyncio.Semaphore(n)
         return self._limits[provider]
+
+    def transfer(self, provider: str) -> asyncio.Semaphore:
+        """Downloads of finished images: as many at once as generations, but apart from
+        them, so a slow transfer never keeps the provider's next generation waiting."""
+        self.limit(provider)
+        return self._transfers[provider]
 
     def _client(self, remote: set[str]) -> Any:
         if not remote:
@@ -257,10 +265,11 @@ class Executor:
                 ),
             )
             result = await self._resume(job.key, provider, ctx)
-            if result is None and job.provider != "local":
+            if result is None and job.provider != "local" and not provider.journals_id:
                 ctx.note()  # the intent, before anything that may be charged is sent
             if result is None:
                 result = await provider.generate(jp.request, job.model, ctx)
+        result = await self._fetch(job.provider, result)
         record = await asyncio.to_thread(
             self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
         )
@@ -288,6 +297,7 @@ class Executor:
         try:
             async with self.limit(entry["provider"]):
                 result = await provider.resume(entry, self._contexts[entry["provider"]])
+            result = await self._fetch(entry["provider"], result)
             await asyncio.to_thread(
                 self._store_master,
                 entry["key"],
@@ -300,6 +310,17 @@ class Executor:
         except (JobGone, ProviderError, OSError, ValueError) as exc:
             self.notify(f"could not collect an earlier build's job: {self.redact(str(exc))}")
         self.journal.drop(entry["key"])
+
+    async def _fetch(self, provider: str, result: Generated) -> Generated:
+        """Download an image the provider has finished, outside its generation slot."""
+        if result.url is None or result.path is not None or result.data is not None:
+            return result
+        ctx = self._contexts[provider]
+        async with self.transfer(provider):
+            path, sha256 = await download(
+                ctx.client, provider, result.url, ctx.tmp_dir, policy=ctx.retry
+            )
+        return replace(result, path=path, sha256=sha256, url=None)
 
     def _store_master(
         self, key: str, provider: str, model: str, spec: dict[str, Any], result: Generated
@@ -329,7 +350,7 @@ class Executor:
         if result.data is not None:
             return self.cache.put(key, result.data, **meta)
         assert result.path is not None
-        return self.cache.put_file(key, result.path, **meta)
+        return self.cache.put_file(key, result.path, sha256=result.sha256, **meta)
 
     # -- outputs -----------------------------------------------------------------------------
     async def realise_outputs(self, jp: JobPlan, master: Record | None) -> None:

@@ -22,10 +22,13 @@ from .http import PollPolicy, RetryPolicy
 
 @dataclass(frozen=True, slots=True)
 class Generated:
-    """A finished generation: the image (bytes, or a temp file the caller now owns)."""
+    """A finished generation: the image as bytes, a temp file the caller now owns, or the
+    URL to fetch it from (the executor downloads it outside the provider's slot)."""
 
     data: bytes | None = None
     path: Path | None = None
+    url: str | None = None
+    sha256: str | None = None  # of the file at `path`, when known (hashed while streamed)
     seed: int | None = None
     cost_usd: float | None = None  # what the provider says it charged, in USD
     credits: float | None = None  # ... or in the provider's own units
@@ -53,6 +56,9 @@ class RunContext:
     # Journals what it takes to collect this job later (taskUUID, jobId...), before the
     # provider can charge for it; the executor gives each job its own.
     note: Callable[..., None] = field(default=lambda **fields: None)
+    # Per-build state a provider shares between its jobs (a poller); copies of the
+    # context made for each job share this one dict.
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Provider(Protocol):
@@ -61,6 +67,7 @@ class Provider(Protocol):
     supports_style: ClassVar[bool]
     supports_seed: ClassVar[bool]
     asynchronous: ClassVar[bool]
+    journals_id: ClassVar[bool]
     env_keys: ClassVar[tuple[str, ...]]
     default_concurrency: ClassVar[int]
     default_base_url: ClassVar[str]
@@ -98,6 +105,9 @@ class ProviderBase:
     supports_style: ClassVar[bool] = False
     supports_seed: ClassVar[bool] = False
     asynchronous: ClassVar[bool] = False
+    # Journals its own job id (ctx.note) before sending anything that may be charged, so
+    # the executor need not journal the bare intent first.
+    journals_id: ClassVar[bool] = False
     env_keys: ClassVar[tuple[str, ...]] = ()
     default_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = ""

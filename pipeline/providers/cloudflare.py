@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from .base import Generated, ProviderBase, RunContext, bearer, recraft_style_and_controls
-from .http import decode_inline, download, send_json
+from .http import decode_inline, send_json
 
 DAILY_QUOTA = "3036"
 
@@ -54,10 +54,8 @@ class CloudflareProvider(ProviderBase):
         )
         image = _image_of(body)
         if image.startswith("data:"):
-            path = decode_inline(self.name, image, ctx.tmp_dir)
-        else:
-            path = await download(ctx.client, self.name, image, ctx.tmp_dir, policy=ctx.retry)
-        return Generated(path=path)
+            return Generated(path=decode_inline(self.name, image, ctx.tmp_dir))
+        return Generated(url=image)
 
 
 def _image_of(body: Any) -> str:

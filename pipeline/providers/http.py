@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import hashlib
 import os
 import random
 import tempfile
@@ -74,11 +75,15 @@ class PollPolicy:
             deadline=float(env.get("BRANDKIT_POLL_DEADLINE", cls.deadline)),
         )
 
+    def delay(self, elapsed: float) -> float:
+        """How long to wait before the next poll of a job running for `elapsed` seconds."""
+        return min(self.cap, max(self.first, elapsed * self.fraction))
+
     def intervals(self) -> Any:
         """Sleep lengths until the deadline."""
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < self.deadline:
-            yield min(self.cap, max(self.first, elapsed * self.fraction))
+            yield self.delay(elapsed)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -241,8 +246,11 @@ def decode_inline(provider: str, value: str, tmp_dir: Path) -> Path:
 
 async def download(
     client: httpx.AsyncClient, provider: str, url: str, tmp_dir: Path, *, policy: RetryPolicy
-) -> Path:
-    """Stream an image URL to a temp file; retry transport errors and broken files."""
+) -> tuple[Path, str]:
+    """Stream an image URL to a temp file, hashing it on the way (so the cache need not
+    read it again); retry transport errors and broken files. Returns (path, sha256).
+    A failure is retryable: the image is paid for, and a journaled job can be collected
+    again by the next build."""
     last = ""
     for attempt in range(1, policy.attempts + 1):
         try:
@@ -255,7 +263,7 @@ async def download(
                 break
         if attempt < policy.attempts:
             await _sleep(policy.backoff(attempt))
-    raise ProviderError(provider, f"could not download the image: {last}")
+    raise ProviderError(provider, f"could not download the image: {last}", retryable=True)
 
 
 class _BadDownload(Exception):
@@ -264,12 +272,12 @@ class _BadDownload(Exception):
         self.retryable = retryable
 
 
-async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> Path:
+async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> tuple[Path, str]:
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="dl-", suffix=".part")
     path = Path(name)
     try:
-        head, tail, size = b"", b"", 0
+        head, tail, size, digest = b"", b"", 0, hashlib.sha256()
         async with client.stream("GET", url) as response:
             if response.status_code >= 400:
                 raise _BadDownload(
@@ -283,11 +291,12 @@ async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> 
                         head = (head + chunk)[:16]
                     tail = (tail + chunk)[-16:]
                     size += len(chunk)
+                    digest.update(chunk)
                     f.write(chunk)
         if check_image(head, tail, size) is None:
             kind = response.headers.get("content-type", "?")
             raise _BadDownload(f"not a whole PNG, JPEG or WEBP ({size} bytes of {kind})")
-        return path
+        return path, digest.hexdigest()
     except BaseException:
         if fd != -1:
             os.close(fd)

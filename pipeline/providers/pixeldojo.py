@@ -15,7 +15,7 @@ from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from ..models import ModelInfo
 from .base import Generated, JobGone, ProviderBase, RunContext, bearer
-from .http import download, plain_error, send_json
+from .http import plain_error, send_json
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5")
 _FAILED = frozenset({"failed", "error", "canceled", "cancelled", "expired"})
@@ -90,7 +90,7 @@ class PixelDojoProvider(ProviderBase):
             )
             status = str(state.get("status", "")).lower() if isinstance(state, dict) else ""
             if status == "completed":
-                return await self._image(state, ctx)
+                return self._image(state)
             if status in _FAILED:
                 raise ProviderError(
                     self.name,
@@ -103,16 +103,15 @@ class PixelDojoProvider(ProviderBase):
             f"{ctx.poll.deadline:.0f}s (BRANDKIT_POLL_DEADLINE)",
         )
 
-    async def _image(self, state: dict[str, Any], ctx: RunContext) -> Generated:
+    def _image(self, state: dict[str, Any]) -> Generated:
         images = (state.get("output") or {}).get("images") or [
             a.get("url") for a in state.get("assets") or [] if isinstance(a, dict)
         ]
         if not images or not isinstance(images[0], str):
             raise ProviderError(self.name, "the completed job carries no image")
-        path = await download(ctx.client, self.name, images[0], ctx.tmp_dir, policy=ctx.retry)
         credits = state.get("creditCost")
         return Generated(
-            path=path,
+            url=images[0],
             seed=state.get("seed"),
             meta={"jobId": state.get("jobId")},
             credits=float(credits) if credits is not None else None,

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from .base import Generated, ProviderBase, RunContext, bearer, recraft_style_and_controls
-from .http import decode_inline, download, plain_error, send_json
+from .http import decode_inline, plain_error, send_json
 
 UNITS_PER_USD = 1000
 
@@ -58,14 +58,15 @@ class RecraftProvider(ProviderBase):
             raise ProviderError(self.name, "the response carries no image")
         item = items[0]
         if item.get("b64_json"):
-            path = decode_inline(self.name, item["b64_json"], ctx.tmp_dir)
+            path, url = decode_inline(self.name, item["b64_json"], ctx.tmp_dir), None
         elif item.get("url"):
-            path = await download(ctx.client, self.name, item["url"], ctx.tmp_dir, policy=ctx.retry)
+            path, url = None, str(item["url"])
         else:
             raise ProviderError(self.name, "the response carries no image")
         credits = body.get("credits")
         return Generated(
             path=path,
+            url=url,
             meta={"image_id": item.get("image_id")},
             credits=float(credits) if credits is not None else None,
             cost_usd=credits / UNITS_PER_USD if credits is not None else None,

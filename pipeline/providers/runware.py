@@ -1,16 +1,22 @@
 """Runware: a JSON array of `imageInference` tasks, delivered asynchronously.
 
-Each task gets a fresh UUID v4 `taskUUID` at submission; with `deliveryMethod: "async"`
-the POST is acknowledged at once and the result is collected with `getResponse`, so a
-lost connection never costs a second image: a retry first asks whether the task exists.
-Colours go in `providerSettings.recraft` for V4 / V4 Pro and in `settings` for V4.1 /
-V4.1 Pro. The master is requested as PNG; `cost` is reported with `includeCost`.
+Each task gets a fresh UUID v4 `taskUUID` at submission, journaled before it is sent;
+with `deliveryMethod: "async"` the POST is acknowledged at once and the result is
+collected with `getResponse`, so a lost connection never costs a second image: a retry
+first asks whether the task exists. One poller per build asks about every running task
+in one request. Colours go in `providerSettings.recraft` for V4 / V4 Pro and in
+`settings` for V4.1 / V4.1 Pro. The master is requested as PNG; `cost` is reported with
+`includeCost`; the image URL is fetched by the executor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -20,7 +26,7 @@ if TYPE_CHECKING:
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from .base import Generated, JobGone, ProviderBase, RunContext, bearer, rgb_list
-from .http import decode_inline, download, send_json
+from .http import PollPolicy, decode_inline, send_json
 
 _IMAGE_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
 
@@ -31,6 +37,7 @@ class RunwareProvider(ProviderBase):
     supports_style: ClassVar[bool] = False
     supports_seed: ClassVar[bool] = False
     asynchronous: ClassVar[bool] = True
+    journals_id: ClassVar[bool] = True
     env_keys: ClassVar[tuple[str, ...]] = ("RUNWARE_API_KEY",)
     default_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = "https://api.runware.ai/v1"
@@ -75,19 +82,13 @@ class RunwareProvider(ProviderBase):
             raise
 
     async def collect(self, task: dict[str, Any], ctx: RunContext, *, submit: bool) -> Generated:
-        """Submit (unless resuming) and poll `getResponse` until the task is done."""
-        uuid_ = task["taskUUID"]
+        """Submit (unless resuming) and wait for the build's poller to see the task done."""
         if submit:
             await self._submit(task, ctx)
-        for delay in ctx.poll.intervals():
-            await asyncio.sleep(delay)
-            item = await self._poll(uuid_, ctx)
-            if item is not None:
-                return await self._image(item, ctx)
-        raise ProviderError(
-            self.name,
-            f"task {uuid_} did not finish in {ctx.poll.deadline:.0f}s (BRANDKIT_POLL_DEADLINE)",
-        )
+        poller = ctx.shared.get("runware.poller")
+        if poller is None:
+            poller = ctx.shared["runware.poller"] = _Poller(partial(self._send, ctx=ctx), ctx.poll)
+        return self._image(await poller.wait(task["taskUUID"]), ctx)
 
     async def _submit(self, task: dict[str, Any], ctx: RunContext) -> None:
         async def already_there() -> Any:
@@ -105,17 +106,6 @@ class RunwareProvider(ProviderBase):
             raise
         _raise_task_errors(self.name, body, task["taskUUID"])
 
-    async def _poll(self, task_uuid: str, ctx: RunContext) -> dict[str, Any] | None:
-        body = await self._send([{"taskType": "getResponse", "taskUUID": task_uuid}], ctx)
-        _raise_task_errors(self.name, body, task_uuid)
-        item, _ = _find(body, task_uuid)
-        if item is None:
-            return None
-        done = item.get("status") == "success" or (
-            item.get("status") is None and any(k in item for k in _IMAGE_FIELDS)
-        )
-        return item if done else None
-
     async def _send(self, tasks: list[dict[str, Any]], ctx: RunContext, **kw: Any) -> Any:
         return await send_json(
             ctx.client,
@@ -129,24 +119,143 @@ class RunwareProvider(ProviderBase):
             **kw,
         )
 
-    async def _image(self, item: dict[str, Any], ctx: RunContext) -> Generated:
+    def _image(self, item: dict[str, Any], ctx: RunContext) -> Generated:
+        """The finished task's image: a URL for the executor to fetch, or inline data."""
         meta = {"imageUUID": item.get("imageUUID"), "taskUUID": item.get("taskUUID")}
-        if item.get("imageURL"):
-            path = await download(
-                ctx.client, self.name, item["imageURL"], ctx.tmp_dir, policy=ctx.retry
-            )
-        elif item.get("imageBase64Data") or item.get("imageDataURI"):
+        url, path = item.get("imageURL"), None
+        if not url and (item.get("imageBase64Data") or item.get("imageDataURI")):
             inline = item.get("imageBase64Data") or item["imageDataURI"]
             path = decode_inline(self.name, inline, ctx.tmp_dir)
-        else:
+        elif not url:
             raise ProviderError(self.name, "the result carries no image")
         cost = item.get("cost")
         return Generated(
             path=path,
+            url=url or None,
             seed=item.get("seed"),
             meta=meta,
             cost_usd=float(cost) if cost is not None else None,
         )
+
+
+@dataclass(eq=False)
+class _Waiter:
+    future: asyncio.Future[dict[str, Any]]
+    started: float
+    due: float
+
+
+class _Poller:
+    """One `getResponse` request for every task of the build that is due to be asked
+    about (a Runware request is an array of tasks), not one request per task: eight
+    running tasks cost one request a round, so polling often enough to notice a finished
+    task within a few percent of its run time stays cheap for both sides.
+
+    Each task keeps its own schedule (`PollPolicy.delay`); a round also takes the tasks
+    due within half the first interval, so schedules that drift apart still share
+    requests. A task's error fails only that task; a request that fails as a whole after
+    its retries fails the tasks it asked about (a non-retryable one with more than one
+    task is first re-asked task by task, so one task's error cannot fail the others)."""
+
+    def __init__(self, send: Callable[[list[dict[str, Any]]], Awaitable[Any]], policy: PollPolicy):
+        self._send = send
+        self._policy = policy
+        self._waiting: dict[str, _Waiter] = {}
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait(self, task_uuid: str) -> dict[str, Any]:
+        """The task's finished data item, or its error raised as ProviderError."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        waiter = _Waiter(loop.create_future(), now, now + self._policy.delay(0.0))
+        self._waiting[task_uuid] = waiter
+        self._changed.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+        try:
+            return await waiter.future
+        finally:
+            if self._waiting.get(task_uuid) is waiter:
+                del self._waiting[task_uuid]
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                self._changed.clear()
+                delay = min(w.due for w in self._waiting.values()) - loop.time()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), delay)
+                    continue  # a task came or went, or one is due: look again
+                horizon = loop.time() + self._policy.delay(0.0) / 2
+                due = {u: w for u, w in self._waiting.items() if w.due <= horizon}
+                await self._round(due)
+        except BaseException as exc:  # never leave a job waiting on a poller that died
+            for waiter in self._waiting.values():
+                if not waiter.future.done():
+                    waiter.future.set_exception(
+                        exc if isinstance(exc, Exception) else ProviderError("runware", "stopped")
+                    )
+            raise
+
+    async def _round(self, due: dict[str, _Waiter]) -> None:
+        asks = [{"taskType": "getResponse", "taskUUID": u} for u in due]
+        try:
+            body = await self._send(asks)
+        except ProviderError as exc:
+            if len(due) > 1 and not exc.retryable:
+                for task_uuid, waiter in due.items():
+                    await self._round({task_uuid: waiter})
+                return
+            for waiter in due.values():
+                _settle(waiter, error=exc)
+            return
+        now = asyncio.get_running_loop().time()
+        for task_uuid, waiter in due.items():
+            try:
+                item = _finished(body, task_uuid)
+            except ProviderError as exc:
+                _settle(waiter, error=exc)
+                continue
+            elapsed = now - waiter.started
+            if item is not None:
+                _settle(waiter, item=item)
+            elif elapsed >= self._policy.deadline:
+                _settle(
+                    waiter,
+                    error=ProviderError(
+                        "runware",
+                        f"task {task_uuid} did not finish in {self._policy.deadline:.0f}s "
+                        "(BRANDKIT_POLL_DEADLINE)",
+                    ),
+                )
+            else:
+                waiter.due = now + self._policy.delay(elapsed)
+
+
+def _settle(
+    waiter: _Waiter, *, item: dict[str, Any] | None = None, error: Exception | None = None
+) -> None:
+    if waiter.future.done():  # its job was cancelled meanwhile
+        return
+    if error is not None:
+        waiter.future.set_exception(error)
+    else:
+        waiter.future.set_result(item or {})
+
+
+def _finished(body: Any, task_uuid: str) -> dict[str, Any] | None:
+    """The task's data item if it is done, None while it runs; its error raised."""
+    _raise_task_errors("runware", body, task_uuid)
+    item, _ = _find(body, task_uuid)
+    if item is None:
+        return None
+    done = item.get("status") == "success" or (
+        item.get("status") is None and any(k in item for k in _IMAGE_FIELDS)
+    )
+    return item if done else None
 
 
 def _is_v41(model_id: str, alias: str | None) -> bool:

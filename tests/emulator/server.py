@@ -7,8 +7,9 @@ import contextlib
 import socket
 import sys
 import threading
+import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -46,11 +47,13 @@ class RequestRecord:
     path: str  # full path including the provider prefix and query string
     json: Any  # parsed JSON body, or None if absent / not JSON
     headers: dict[str, str]  # lower-cased names
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # a real server's backlog; the default 5 resets busy clients
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator

@@ -1,0 +1,104 @@
+"""How brandkit waits on providers: Runware tasks are polled together, and a finished
+image is downloaded outside the provider's concurrency slot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.conftest import Run, project
+from tests.emulator import Emulator
+
+
+def runware_polls(remote: Emulator) -> list[list[str]]:
+    """The task UUIDs asked about by each getResponse request, in order."""
+    polls = []
+    for r in remote.requests_for("runware"):
+        tasks = [t for t in r.json or [] if t.get("taskType") == "getResponse"]
+        if tasks and len(tasks) == len(r.json):
+            polls.append([t["taskUUID"] for t in tasks])
+    return polls
+
+
+def test_running_tasks_are_polled_in_one_request(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    remote.latency = 0.3
+    p = project(tmp_path, "runware", extra="providers:\n  runware: {concurrency: 3}\n")
+    code, out, err = run(p, "build")
+    assert code == 0, err
+    assert "generated 3" in out
+    polls = runware_polls(remote)
+    assert max(len(uuids) for uuids in polls) == 3, "the three running tasks share a request"
+    asked = [u for uuids in polls for u in uuids]
+    assert len(polls) < len(asked)
+    assert all(len(set(uuids)) == len(uuids) for uuids in polls), "no task asked twice at once"
+    assert remote.paid_by_provider["runware"] == 3
+
+
+def test_one_tasks_error_in_a_shared_poll_fails_only_that_task(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    remote.latency = 0.2
+    remote.inject("runware", "job_failed")  # the first task submitted fails at the provider
+    p = project(tmp_path, "runware", extra="providers:\n  runware: {concurrency: 3}\n")
+    code, out, err = run(p, "build")
+    assert code == 1
+    assert len(re.findall(r"^failed: ", err, re.M)) == 1
+    assert "inferenceError" in err
+    assert re.search(r"generated 2, .* failed 1", out)
+    assert max(len(uuids) for uuids in runware_polls(remote)) > 1
+
+
+def test_a_shared_poll_refused_as_a_whole_is_asked_again_task_by_task(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    remote.latency = 0.2
+    remote.inject("runware", "status", on="poll", status=400, code="invalidRequestBody")
+    p = project(tmp_path, "runware", extra="providers:\n  runware: {concurrency: 3}\n")
+    code, out, err = run(p, "build")
+    assert code == 0, err
+    assert "generated 3" in out
+    assert remote.paid_by_provider["runware"] == 3
+    polls = runware_polls(remote)
+    refused = next(i for i, uuids in enumerate(polls) if len(uuids) > 1)
+    assert [len(u) for u in polls[refused + 1 : refused + 1 + len(polls[refused])]] == [1] * len(
+        polls[refused]
+    ), "the refused batch is re-asked one task at a time"
+
+
+def test_a_slow_download_does_not_hold_the_providers_slot(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    """With one slot, the next task is submitted while the first image still downloads."""
+    remote.inject("runware", "slow", on="download", seconds=0.8)
+    p = project(tmp_path, "runware", extra="providers:\n  runware: {concurrency: 1}\n")
+    code, _, err = run(p, "build")
+    assert code == 0, err
+    submits = [
+        r
+        for r in remote.requests_for("runware")
+        if any(t.get("taskType") == "imageInference" for t in r.json or [])
+    ]
+    downloads = [r for r in remote.requests if r.method == "GET" and "/files/" in r.path]
+    assert len(submits) == 3 and len(downloads) == 3
+    first_download = downloads[0]
+    # the slowed download cannot have finished before `at + 0.8`
+    assert submits[1].at < first_download.at + 0.8
+    assert remote.max_in_flight == 1
+
+
+def test_a_paid_image_that_never_downloads_is_collected_by_the_next_build(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    """Every attempt at one download breaks: the job fails, but its task stays journaled,
+    and the next build fetches the image again instead of paying for another."""
+    remote.inject("runware", "truncated_image", times=5)
+    p = project(tmp_path, "runware", extra="providers:\n  runware: {concurrency: 1}\n")
+    code, out, err = run(p, "build")
+    assert code == 1
+    assert "could not download the image" in err
+    assert re.search(r"generated 2, .* failed 1", out)
+    code, out, err = run(p, "build")
+    assert code == 0, err
+    assert remote.paid_by_provider["runware"] == 3, "the failed download was not paid twice"
