@@ -49,7 +49,6 @@ class OutputTarget:
     size: str  # the size as the user wrote it: "16:9" or "1200x630"
 
 
-
 @dataclass(frozen=True, slots=True)
 class Job:
     """One paid generation: an asset x matrix combination x native size."""

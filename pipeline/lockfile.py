@@ -7,6 +7,7 @@ branches that change different outputs merge without conflict.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ class LockEntry:
     seed: int | None
     cost_usd: float | None  # what the provider reported charging, in USD
     credits: float | None = None  # ... or in its own units (PixelDojo credits, Recraft units)
+    size: int | None = None  # bytes of the published file (absent in locks before 0.2)
 
 
 def read_lock(path: Path) -> dict[str, LockEntry]:
@@ -65,9 +67,15 @@ def render_lock(entries: dict[str, LockEntry]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def write_lock(path: Path, entries: dict[str, LockEntry]) -> bool:
-    """Write the lock if its content changed; True when written."""
-    data = render_lock(entries)
+def lock_digest(data: bytes) -> str:
+    """What `.brandkit/published.json` records of the lock that describes dist/latest."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_lock(path: Path, entries: dict[str, LockEntry] | bytes) -> bool:
+    """Write the lock (entries, or their rendering) if its content changed; True when
+    written."""
+    data = entries if isinstance(entries, bytes) else render_lock(entries)
     try:
         if path.read_bytes() == data:
             return False

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import Cache, Record, file_sha256
 from .jobs import Job, OutputTarget
 from .keys import derived_key
-from .lockfile import LockEntry
+from .lockfile import LockEntry, lock_digest
 from .prices import price
 from .project import Project
 from .providers import get_provider
@@ -30,7 +31,7 @@ class OutputPlan:
     cache_key: str  # where its bytes live in the cache: (master key, transform)
     source: str  # published | cache | dist | derive | generate
     record: Record | None = None  # when source == cache
-    published: dict | None = None  # when source == published: its dist/latest index entry
+    published: dict | None = None  # when source == published: its index entry, if read
     dist_sha: str | None = None  # when source == dist: verified against the lock
 
 
@@ -125,16 +126,29 @@ def _selected(job: Job, pattern: str) -> bool:
 
 class _Planner:
     """Where each output's bytes will come from, cheapest proof first: already published
-    as the lock says (a stat), in the cache, cut from a cached master, or generated."""
+    as the lock says (a stat), in the cache, cut from a cached master, or generated.
+
+    dist/latest's index.json (megabytes at 10,000 outputs) is read only when needed: when
+    the last publish recorded that this very lock describes dist/latest (a digest in
+    `.brandkit/published.json`), the lock's sizes and hashes are the proof, and the old
+    request of a changed job comes from its cached master's record."""
 
     def __init__(self, project: Project, cache: Cache, lock: dict[str, LockEntry], force: bool):
         self.project = project
         self.cache = cache
         self.lock = lock
         self.force = force
-        self.previous = _previous_specs(project)
+        self.vouched = _lock_vouched(project)
+        self._previous: dict[str, dict] | None = None
         self.latest = project.latest  # a Path built once, not once per output
         self.cached = set() if force else set(cache.all_keys())  # one scan, not a query each
+
+    @property
+    def previous(self) -> dict[str, dict]:
+        """dist/latest's index entries by path, read on first use."""
+        if self._previous is None:
+            self._previous = _previous_specs(self.project)
+        return self._previous
 
     def job(self, key: str, group: list[Job]) -> JobPlan:
         job = group[0]
@@ -149,7 +163,7 @@ class _Planner:
         if self.force:
             status, reason = "generate", "--force"
         elif "generate" in needs:
-            status, reason = "generate", _why(key, group, self.lock, self.previous)
+            status, reason = "generate", _why(key, group, self.lock, self.old_request)
         elif "derive" in needs:
             status = "derive"
             reason = (
@@ -175,7 +189,7 @@ class _Planner:
             return plan
         published = self._published(key, target)
         if published is not None and ck in self.cached:
-            plan.source, plan.published = "published", published
+            plan.source, plan.published = "published", published or None
             return plan
         record = self.cache.get(ck) if ck in self.cached else None
         if record is not None:
@@ -199,14 +213,42 @@ class _Planner:
             target.format,
         ):
             return None
-        indexed = self.previous.get(target.path)
-        if indexed is None or indexed.get("sha256") != entry.sha256:
-            return None
+        if self.vouched and entry.size is not None:
+            indexed: dict | None = None
+            expected: int | None = entry.size
+        else:
+            indexed = self.previous.get(target.path)
+            if indexed is None or indexed.get("sha256") != entry.sha256:
+                return None
+            expected = indexed.get("size")
         try:
             size = os.stat(f"{self.latest}/{target.path}").st_size
         except OSError:
             return None
-        return indexed if indexed.get("size") in (size, None) else None
+        if expected not in (size, None):
+            return None
+        return indexed if indexed is not None else {}
+
+    def old_request(self, path: str) -> dict | None:
+        """The provider, model and spec an output was last published with: from the
+        cached master of its lock entry when there is one, else from the index."""
+        entry = self.lock.get(path)
+        if entry is not None and entry.key in self.cached:
+            record = self.cache.get(entry.key)
+            if record is not None and record.spec:
+                return {"provider": record.provider, "model": record.model, "spec": record.spec}
+        return self.previous.get(path)
+
+
+def _lock_vouched(project: Project) -> bool:
+    """Does `.brandkit/published.json` say this lock describes dist/latest as it is?"""
+    vouched = project.vouched()
+    if vouched is None or project.latest_version() != vouched[0]:
+        return False
+    try:
+        return lock_digest(project.lock.read_bytes()) == vouched[1]
+    except OSError:
+        return False
 
 
 def _previous_specs(project: Project) -> dict[str, dict]:
@@ -226,7 +268,12 @@ _FIELDS = (
 )
 
 
-def _why(key: str, group: list[Job], lock: dict[str, LockEntry], previous: dict[str, dict]) -> str:
+def _why(
+    key: str,
+    group: list[Job],
+    lock: dict[str, LockEntry],
+    old_request: Callable[[str], dict | None],
+) -> str:
     """Why a paid generation is needed, in the user's terms."""
     entries = [lock[o.path] for j in group for o in j.outputs if o.path in lock]
     if not entries:
@@ -237,7 +284,7 @@ def _why(key: str, group: list[Job], lock: dict[str, LockEntry], previous: dict[
     reasons: list[str] = []
     for j in group:
         for o in j.outputs:
-            old = previous.get(o.path)
+            old = old_request(o.path)
             if old is None:
                 continue
             if old.get("provider") != job.provider:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import CACHE_DIR
+from .fsutil import atomic_write
 from .lockfile import LOCK_NAME
 
 VERSION_RE = re.compile(r"v(\d{4,})\Z")
@@ -61,6 +62,27 @@ class Project:
         except OSError:
             return None
         return target if VERSION_RE.match(target) and (self.dist / target).is_dir() else None
+
+    @property
+    def vouch_file(self) -> Path:
+        return self.cache_dir / "published.json"
+
+    def vouch(self, version: str | None, lock_sha256: str) -> None:
+        """Record that the lock with this digest describes dist/<version> exactly, so a
+        plan can trust the lock for what is published without reading index.json."""
+        if version is None:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"version": version, "lock_sha256": lock_sha256}).encode()
+        atomic_write(self.vouch_file, data)
+
+    def vouched(self) -> tuple[str, str] | None:
+        """(version, lock digest) from the last publish, if recorded."""
+        try:
+            v = json.loads(self.vouch_file.read_bytes())
+            return str(v["version"]), str(v["lock_sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def read_index(self, version: str | None = None) -> dict[str, Any] | None:
         version = version or self.latest_version()

@@ -20,9 +20,10 @@ from typing import Any
 from . import __version__
 from .cache import Cache, Record
 from .contact_sheet import render_contact_sheet
+from .errors import BrandkitError
 from .execute import Outcome
 from .fsutil import atomic_write, fsync_dir
-from .lockfile import LockEntry, write_lock
+from .lockfile import LockEntry, lock_digest, render_lock, write_lock
 from .manifest import Manifest
 from .plan import Plan
 from .project import Project
@@ -41,25 +42,34 @@ def publish(
     current = project.read_index()
     outputs = _gather(plan, outcome, current)
     entries = {path: _lock_entry(path, o) for path, o in outputs.items()}
+    lock = render_lock(entries)
     if current is not None and _same(current, outputs):
-        return Published(None, entries, write_lock(project.lock, entries))
+        written = write_lock(project.lock, lock)
+        project.vouch(project.latest_version(), lock_digest(lock))
+        return Published(None, entries, written)
     version = _next_version(project)
     _write_version(project, manifest, version, outputs, cache)
     _point_latest(project, version)
-    return Published(version, entries, write_lock(project.lock, entries))
+    written = write_lock(project.lock, lock)
+    project.vouch(version, lock_digest(lock))
+    return Published(version, entries, written)
 
 
 def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dict[str, dict]:
     """The new version's outputs: path -> index entry (with the source file to link)."""
     outputs: dict[str, dict] = {}
-    if plan.only and current:  # a partial build keeps everything else as it was
-        for entry in current.get("outputs", []):
-            outputs[entry["path"]] = {**entry, "_carried": True}
+    previous = {o["path"]: o for o in (current or {}).get("outputs", [])}
+    if plan.only:  # a partial build keeps everything else as it was
+        for path, entry in previous.items():
+            outputs[path] = {**entry, "_carried": True}
     for jp in plan.jobs:
         for op in jp.outputs:
             record: Record | None = outcome.records.get(op.target.path)
-            if record is None and op.published is not None:  # unchanged: as published
-                outputs[op.target.path] = {**op.published, "asset": op.asset, "_carried": True}
+            if record is None and op.source == "published":  # unchanged: as published
+                entry = previous.get(op.target.path) or op.published
+                if entry is None:
+                    raise BrandkitError(f"{op.target.path}: dist/latest changed during the build")
+                outputs[op.target.path] = {**entry, "asset": op.asset, "_carried": True}
                 continue
             assert record is not None, op.target.path
             outputs[op.target.path] = {
@@ -95,6 +105,7 @@ def _lock_entry(path: str, o: dict) -> LockEntry:
         seed=o["seed"],
         cost_usd=o["cost_usd"],
         credits=o.get("credits"),
+        size=o.get("size"),
     )
 
 

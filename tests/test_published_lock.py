@@ -1,0 +1,108 @@
+"""Planning trusts the lock for what dist/latest holds only when the last publish vouched
+for that very lock; any other lock (an older one checked out from git, a hand edit) is
+checked against dist/latest's index as before."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from pipeline.lockfile import lock_digest, read_lock
+from tests.conftest import Run
+
+
+def edit_colour(project: Path) -> tuple[str, str]:
+    manifest = project / "brandkit.yaml"
+    text = manifest.read_text()
+    colour = re.search(r'"(#[0-9A-Fa-f]{6})"', text)
+    assert colour is not None
+    old = colour.group(1)
+    new = "#000001" if old.upper() != "#000001" else "#000002"
+    manifest.write_text(text.replace(old, new, 1))
+    return old, new
+
+
+def test_a_publish_vouches_for_its_lock(run: Run, sample: Path) -> None:
+    assert run(sample, "build")[0] == 0
+    vouched = json.loads((sample / ".brandkit" / "published.json").read_text())
+    assert vouched["version"] == "v0001"
+    assert vouched["lock_sha256"] == lock_digest((sample / "brandkit.lock").read_bytes())
+    lock = read_lock(sample / "brandkit.lock")
+    latest = sample / "dist" / "latest"
+    assert all(e.size == (latest / p).stat().st_size for p, e in lock.items())
+
+
+def test_a_plan_does_not_need_the_index_when_the_lock_is_vouched_for(
+    run: Run, sample: Path
+) -> None:
+    assert run(sample, "build")[0] == 0
+    index = sample / "dist" / "latest" / "index.json"
+    saved = index.read_bytes()
+    index.chmod(0o644)
+    index.write_text("not json")  # unreadable: only the lock can say what is published
+    try:
+        jobs = run.json(sample, "plan")["jobs"]
+        assert {j["status"] for j in jobs} == {"reuse"}
+    finally:
+        index.write_bytes(saved)
+    edit_colour(sample)
+    reasons = {j["reason"] for j in run.json(sample, "plan")["jobs"] if j["status"] == "generate"}
+    assert reasons == {"colours changed"}, "the old request comes from the cached master"
+
+
+def test_an_older_lock_checked_out_is_not_trusted(run: Run, sample: Path) -> None:
+    """v1 is built, the manifest changes and v2 is built; then the v1 manifest and lock
+    come back (a git checkout). dist/latest is v2, so the lock must not be believed."""
+    assert run(sample, "build")[0] == 0
+    manifest, lock = sample / "brandkit.yaml", sample / "brandkit.lock"
+    v1 = (manifest.read_bytes(), lock.read_bytes())
+    edit_colour(sample)
+    code, out, err = run(sample, "build")
+    assert code == 0, err
+    assert "published dist/v0002" in out
+    manifest.write_bytes(v1[0])
+    lock.write_bytes(v1[1])
+    code, out, err = run(sample, "build")
+    assert code == 0, err
+    assert "generated 0" in out, "every v1 image is still cached"
+    assert "published dist/v0003" in out
+    latest = sample / "dist" / "latest"
+    for path, entry in read_lock(lock).items():
+        assert (latest / path).stat().st_size == entry.size
+    assert run(sample, "status", "--check")[0] == 0
+
+
+def test_a_lock_from_before_sizes_is_still_read(run: Run, sample: Path) -> None:
+    assert run(sample, "build")[0] == 0
+    lock = sample / "brandkit.lock"
+    lines = lock.read_text().splitlines()
+    stripped = [lines[0]] + [
+        json.dumps({k: v for k, v in json.loads(line).items() if k != "size"}) for line in lines[1:]
+    ]
+    lock.write_text("\n".join(stripped) + "\n")
+    shutil.rmtree(sample / ".brandkit")  # no vouch, no cache: dist/latest is the only source
+    jobs = run.json(sample, "plan")["jobs"]
+    assert {j["status"] for j in jobs} == {"reuse"}
+    code, out, err = run(sample, "build")
+    assert code == 0 and "generated 0" in out, err
+
+
+def test_a_hand_edited_lock_is_checked_against_the_index(run: Run, sample: Path) -> None:
+    """An entry whose hash no longer matches what dist/latest published (same size) is not
+    counted as published: the lock is no longer the one the last publish vouched for."""
+    assert run(sample, "build")[0] == 0
+    lock = sample / "brandkit.lock"
+    lines = lock.read_text().splitlines()
+    edited = json.loads(lines[1])
+    edited["sha256"] = "0" * 64
+    lock.write_text("\n".join([lines[0], json.dumps(edited), *lines[2:]]) + "\n")
+    sources = {
+        o["path"]: o["source"] for j in run.json(sample, "plan")["jobs"] for o in j["outputs"]
+    }
+    assert sources[edited["path"]] == "cache"
+    assert {s for p, s in sources.items() if p != edited["path"]} == {"published"}
+    code, out, err = run(sample, "build")
+    assert code == 0 and "generated 0" in out, err
+    assert read_lock(lock)[edited["path"]].sha256 != "0" * 64
