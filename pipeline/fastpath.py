@@ -4,105 +4,144 @@ After a build (or a status check) finds everything current, a stamp records what
 verdict rests on: the bytes of the manifest and the lock, brandkit's own code, the
 options that shape the jobs, an empty journal, and a stat (size, mtime, inode) of every
 published output. If all of that is unchanged, `build` and `status --check` have their
-answer from a few hashes and one stat per output, importing nothing beyond the standard
-library. Anything that could change a content key or an output defeats it; a build
-removes the stamp before it touches anything, so an interrupted build leaves none.
-Only the standard library may be imported here.
+answer from two hashes and one stat per output. Anything that could change a content
+key or an output defeats it; a build removes the stamp before it touches anything, so an
+interrupted build leaves none.
+
+Start-up is most of a no-op's cost, so this module imports only `os`, `sys` and
+`hashlib`: no pathlib, typing, json or re (each costs more than the whole check of a
+thousand outputs). The stamp is therefore a flat list of strings joined by NUL, a byte
+no path, option or digest can hold, and is only ever compared, never interpreted.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from pathlib import Path
-from typing import Any
+import sys
 
-STAMP_VERSION = 1
-_PACKAGE = Path(__file__).resolve().parent
-
-
-def stamp_path(root: Path) -> Path:
-    return root / ".brandkit" / "stamp.json"
+STAMP_MAGIC = "brandkit-stamp/2"
+_SEP = "\0"
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_OPTION_NAMES = ("manifest", "provider", "max_jobs")
 
 
-def _sha256(path: Path) -> str | None:
+def stamp_path(root: str | os.PathLike[str]) -> str:
+    return os.path.join(root, ".brandkit", "stamp")
+
+
+def _sha256(path: str | os.PathLike[str]) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
     except FileNotFoundError:
-        return None
+        return "-"
 
 
 def _code_fingerprint() -> str:
-    """brandkit's own version and source files (so a development checkout that changes
-    the code, without a version bump, is not fooled)."""
+    """brandkit's version, the interpreter's, and brandkit's source files (so a development
+    checkout that changes the code, without a version bump, is not fooled)."""
     from . import __version__
 
-    h = hashlib.sha256(__version__.encode())
-    for path in sorted(_PACKAGE.rglob("*")):
-        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-            st = path.stat()
-            h.update(f"{path.relative_to(_PACKAGE)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    h = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
+    for folder, dirs, files in os.walk(_PACKAGE):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".py", ".json")):
+                st = os.stat(os.path.join(folder, name))
+                rel = os.path.relpath(os.path.join(folder, name), _PACKAGE)
+                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
-def inputs(root: Path, manifest: Path, options: dict[str, Any]) -> dict[str, Any]:
+def _journal_pending(root: str) -> bool:
+    try:
+        return any(
+            name.endswith(".json")
+            for name in os.listdir(os.path.join(root, ".brandkit", "journal"))
+        )
+    except FileNotFoundError:
+        return False
+
+
+def inputs(
+    root: str | os.PathLike[str], manifest: str | os.PathLike[str], options: dict[str, str | None]
+) -> list[str]:
     """Everything the verdict depends on, except the published files themselves."""
-    journal = root / ".brandkit" / "journal"
-    pending = journal.is_dir() and any(p.suffix == ".json" for p in journal.iterdir())
-    return {
-        "stamp": STAMP_VERSION,
-        "manifest": _sha256(manifest),
-        "lock": _sha256(root / "brandkit.lock"),
-        "code": _code_fingerprint(),
-        "options": options,
-        "journal_pending": pending,
-    }
+    root = os.fspath(root)
+    return [
+        STAMP_MAGIC,
+        _sha256(manifest),
+        _sha256(os.path.join(root, "brandkit.lock")),
+        _code_fingerprint(),
+        repr(tuple(options.get(k) for k in _OPTION_NAMES)),
+        "journal pending" if _journal_pending(root) else "journal empty",
+    ]
 
 
-def _stat(path: Path) -> list[int]:
+def _stat(path: str) -> str:
     st = os.stat(path)
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
 
 def write(
-    root: Path, manifest: Path, options: dict[str, Any], version: str, paths: list[str]
+    root: str | os.PathLike[str],
+    manifest: str | os.PathLike[str],
+    options: dict[str, str | None],
+    version: str,
+    paths: list[str],
 ) -> None:
     """Record a verified up-to-date state (called by the full path only)."""
-    folder = root / "dist" / version
-    stamp = {
-        **inputs(root, manifest, options),
-        "version": version,
-        "outputs": [[p, *_stat(folder / p)] for p in sorted(paths)],
-    }
+    root = os.fspath(root)
+    folder = os.path.join(root, "dist", version)
+    fields = [*inputs(root, manifest, options), version]
+    for p in sorted(paths):
+        fields += (p, _stat(os.path.join(folder, p)))
+    fields.append(f"end:{len(paths)}")  # a stamp cut short proves nothing
+    if any(_SEP in field for field in fields):
+        return  # can't be recorded unambiguously: no stamp, the full path it is
     target = stamp_path(root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".stamp.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(stamp, separators=(",", ":")), "utf-8")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(_SEP.join(fields))
     os.replace(tmp, target)
 
 
-def forget(root: Path) -> None:
-    stamp_path(root).unlink(missing_ok=True)
+def forget(root: str | os.PathLike[str]) -> None:
+    for path in (stamp_path(root), os.path.join(root, ".brandkit", "stamp.json")):  # and v1's
+        try:  # noqa: SIM105 (contextlib would be one more import on the fast path)
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
-def check(root: Path, manifest: Path, options: dict[str, Any]) -> dict[str, Any] | None:
-    """The stamp, if it still proves the published tree current; else None."""
+def check(
+    root: str | os.PathLike[str], manifest: str | os.PathLike[str], options: dict[str, str | None]
+) -> tuple[str, int] | None:
+    """(version, number of outputs) if the stamp still proves the published tree current;
+    else None."""
+    root = os.fspath(root)
     try:
-        stamp = json.loads(stamp_path(root).read_text("utf-8"))
-        now = inputs(root, manifest, options)  # hashes and a walk of the package: once
-        if {k: stamp.get(k) for k in now} != now or stamp["manifest"] is None:
+        with open(stamp_path(root), encoding="utf-8") as f:
+            fields = f.read().split(_SEP)
+        now = inputs(root, manifest, options)  # two hashes and a walk of the package
+        head = len(now)
+        outputs, odd = divmod(len(fields) - head - 2, 2)
+        if fields[:head] != now or now[1] == "-" or odd or fields[-1] != f"end:{outputs}":
             return None
-        version = stamp["version"]
-        if os.readlink(root / "dist" / "latest") != version:
+        version = fields[head]
+        if os.readlink(os.path.join(root, "dist", "latest")) != version:
             return None
-        folder = root / "dist" / version
-        for path, *recorded in stamp["outputs"]:
-            if _stat(folder / path) != recorded:
+        prefix = os.path.join(root, "dist", version, "")
+        stat = os.stat
+        for i in range(head + 1, len(fields) - 1, 2):
+            st = stat(prefix + fields[i])
+            if f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}" != fields[i + 1]:
                 return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):  # no stamp, a missing output, bytes that aren't UTF-8...
         return None
-    return stamp
+    return version, outputs
 
 
 # --- the command line, as far as the fast path understands it ------------------------------
@@ -113,8 +152,9 @@ _STATUS_VALUED = {"--provider"}
 _STATUS_FLAGS = {"--check"}
 
 
-def parse(argv: list[str]) -> tuple[Path, Path, str, dict[str, Any]] | None:
-    """(root, manifest, command, options) for a plain `build` or `status`, else None."""
+def parse(argv: list[str]) -> tuple[str, str, str, dict[str, str | None]] | None:
+    """(root, manifest, command, options) for a plain `build` or `status`, else None.
+    Options are those that shape the jobs (not -j, --max-cost, --check...)."""
     directory, manifest_name, rest = ".", "brandkit.yaml", list(argv)
     while rest and rest[0] in ("-C", "-f") and len(rest) > 1:
         if rest[0] == "-C":
@@ -128,8 +168,7 @@ def parse(argv: list[str]) -> tuple[Path, Path, str, dict[str, Any]] | None:
     valued, flags = (
         (_BUILD_VALUED, _BUILD_FLAGS) if command == "build" else (_STATUS_VALUED, _STATUS_FLAGS)
     )
-    options: dict[str, Any] = {"manifest": manifest_name, "provider": None, "max_jobs": None}
-    seen_flags: set[str] = set()
+    options: dict[str, str | None] = {"manifest": manifest_name, "provider": None, "max_jobs": None}
     while args:
         arg = args.pop(0)
         name, eq, value = arg.partition("=")
@@ -142,18 +181,10 @@ def parse(argv: list[str]) -> tuple[Path, Path, str, dict[str, Any]] | None:
                 options["provider"] = value
             elif name == "--max-jobs":
                 options["max_jobs"] = value
-        elif arg in flags:
-            seen_flags.add(arg)
-        else:
+        elif arg not in flags:
             return None  # anything else (--force, --only, --dry-run, -h...) takes the full path
-    root = Path(directory).resolve()
-    options["check"] = "--check" in seen_flags
-    return root, root / manifest_name, command, options
-
-
-def stamp_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The options that shape the jobs (not -j, --max-cost, --check...)."""
-    return {k: options.get(k) for k in ("manifest", "provider", "max_jobs")}
+    root = os.path.realpath(directory)
+    return root, os.path.join(root, manifest_name), command, options
 
 
 def try_noop(argv: list[str]) -> int | None:
@@ -162,14 +193,15 @@ def try_noop(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     root, manifest, command, options = parsed
-    stamp = check(root, manifest, stamp_options(options))
-    if stamp is None:
+    verdict = check(root, manifest, options)
+    if verdict is None:
         return None
+    version, outputs = verdict
     if command == "build":
-        n = len(stamp["outputs"])
         print(
-            f"generated 0, derived 0, reused {n}, failed 0, cost $0.00; no changes, no new version"
+            f"generated 0, derived 0, reused {outputs}, failed 0, cost $0.00; "
+            "no changes, no new version"
         )
     else:
-        print(f"up to date: dist/{stamp['version']}")
+        print(f"up to date: dist/{version}")
     return 0

@@ -46,13 +46,22 @@ def built(run: Run, built_once: Path, tmp_path: Path) -> Path:
 
 
 def test_no_op_build_and_status_are_answered_without_loading_anything(built: Path) -> None:
-    probe = (
-        "import sys\nfrom pipeline.main import entry\nsys.argv = ['brandkit', '-C', "
-        f"{str(built)!r}, *sys.argv[1:]]\ntry:\n    entry()\nexcept SystemExit as e:\n"
-        "    code = e.code\nheavy = sorted({m.split('.')[0] for m in sys.modules} & {'yaml', "
-        "'jinja2', 'jsonschema', 'httpx', 'PIL', 'click', 'rich', 'diskcache'})\n"
-        "print(code, heavy)\n"
-    )
+    # Neither the heavy libraries nor the standard library's slow imports (start-up is most
+    # of a no-op's cost); counted beyond what the interpreter had loaded before (its `site`
+    # may have imported some of them already).
+    probe = f"""\
+import sys
+before = set(sys.modules)
+from pipeline.main import entry
+sys.argv = ['brandkit', '-C', {str(built)!r}, *sys.argv[1:]]
+try:
+    entry()
+except SystemExit as e:
+    code = e.code
+slow = {{'yaml', 'jinja2', 'jsonschema', 'httpx', 'PIL', 'click', 'rich', 'diskcache',
+        'json', 're', 'pathlib', 'typing'}}
+print(code, sorted({{m.split('.')[0] for m in set(sys.modules) - before}} & slow))
+"""
     for args in (["build"], ["status", "--check"], ["build", "-j", "4", "--no-wait"]):
         out = subprocess.run(
             [sys.executable, "-c", probe, *args],
@@ -161,15 +170,27 @@ def test_a_build_removes_the_stamp_before_it_starts(
     manifest.write_text(manifest.read_text() + "\n")
     assert run(built, "build")[0] == 130
     manifest.write_text(manifest.read_text()[:-1])  # back to the stamped bytes
-    assert not fastpath.stamp_path(built).exists()
+    assert not Path(fastpath.stamp_path(built)).exists()
     assert fast(built, "build") is None
 
 
 def test_a_partial_build_writes_no_stamp(run: Run, sample: Path) -> None:
     assert run(sample, "build", "--only", "hero")[0] == 0
-    assert not fastpath.stamp_path(sample).exists()
+    assert not Path(fastpath.stamp_path(sample)).exists()
 
 
 def test_a_damaged_stamp_is_ignored(built: Path) -> None:
-    fastpath.stamp_path(built).write_text("{not json")
-    assert fast(built, "build") is None
+    stamp = Path(fastpath.stamp_path(built))
+    whole = stamp.read_bytes()
+    fields = whole.split(b"\0")
+    for damaged in (
+        b"brandkit-stamp/2\0garbage",
+        b"\0".join(fields[:-3] + fields[-1:]),  # one output (path and stat) cut out
+        b"\0".join(fields[:-1]),  # the end marker cut off
+        whole[: len(whole) // 2],
+        whole.replace(b"\0", b"\xff\0", 1),  # not UTF-8
+    ):
+        stamp.write_bytes(damaged)
+        assert fast(built, "build") is None, damaged[-40:]
+    stamp.write_bytes(whole)
+    assert fast(built, "build") == 0
