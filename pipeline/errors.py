@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class ProviderError(BrandkitError):
         status: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        body: Any = None,
     ):
         self.provider = provider
         self.message = message
@@ -79,6 +81,7 @@ class ProviderError(BrandkitError):
         self.status = status
         self.code = code
         self.retry_after = retry_after
+        self.body = body  # the error response's JSON, if any: a batch's per-item errors
         super().__init__(f"{provider}: {message}")
 
 

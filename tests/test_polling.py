@@ -1,10 +1,12 @@
-"""How brandkit waits on providers: Runware tasks are polled together, and a finished
-image is downloaded outside the provider's concurrency slot."""
+"""How brandkit talks to providers at volume: Runware tasks are submitted and polled
+together, and a finished image is downloaded outside the provider's concurrency slot."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import Run, project
 from tests.emulator import Emulator
@@ -18,6 +20,75 @@ def runware_polls(remote: Emulator) -> list[list[str]]:
         if tasks and len(tasks) == len(r.json):
             polls.append([t["taskUUID"] for t in tasks])
     return polls
+
+
+def runware_submits(remote: Emulator) -> list[list[str]]:
+    """The task UUIDs carried by each imageInference request, in order."""
+    return [
+        [t["taskUUID"] for t in r.json]
+        for r in remote.requests_for("runware")
+        if any(t.get("taskType") == "imageInference" for t in r.json or [])
+    ]
+
+
+CONCURRENCY_3 = "providers:\n  runware: {concurrency: 3}\n"
+
+
+def test_jobs_that_start_together_are_submitted_in_one_request(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    p = project(tmp_path, "runware", extra=CONCURRENCY_3)
+    code, out, err = run(p, "build")
+    assert code == 0, err
+    assert "generated 3" in out
+    assert [len(uuids) for uuids in runware_submits(remote)] == [3]
+    assert remote.paid_by_provider["runware"] == 3
+
+
+def test_one_tasks_refusal_in_a_shared_submission_fails_only_that_task(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    """The answer is HTTP 400 naming one task: that task fails with its own error, not
+    sent again; the others, which the refusal does not name, go on (each is asked on its
+    own and answers duplicateTaskUUID: it exists, nothing is paid twice)."""
+    remote.inject("runware", "content_refusal", at_submit=True)
+    p = project(tmp_path, "runware", extra=CONCURRENCY_3)
+    code, out, err = run(p, "build")
+    assert code == 1
+    assert re.findall(r"^failed: .*", err, re.M) and "contentPolicyViolation" in err
+    assert len(re.findall(r"^failed: ", err, re.M)) == 1
+    assert re.search(r"generated 2, .* failed 1", out)
+    assert remote.paid_by_provider["runware"] == 2
+    submits = runware_submits(remote)
+    refused = submits[0][0]  # the first task of the shared request drew the refusal
+    assert [len(u) for u in submits] == [3, 1, 1]
+    assert refused not in submits[1] + submits[2], "a refused task is not sent again"
+
+
+def test_a_shared_submission_whose_answer_is_lost_is_not_paid_twice(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    """The tasks were created but the answer never came: the retry resends them, each
+    answers duplicateTaskUUID, and all three are collected as they are."""
+    remote.inject("runware", "drop", on="submit", after=True)
+    p = project(tmp_path, "runware", extra=CONCURRENCY_3)
+    code, out, err = run(p, "build")
+    assert code == 0, err
+    assert "generated 3" in out
+    assert remote.paid_by_provider["runware"] == 3
+    assert [len(u) for u in runware_submits(remote)][:2] == [3, 3]
+
+
+def test_a_shared_submission_refused_for_the_key_is_not_sent_again(
+    run: Run, tmp_path: Path, remote: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNWARE_API_KEY", "rw-WRONG-key")
+    p = project(tmp_path, "runware", extra=CONCURRENCY_3)
+    code, _, err = run(p, "build")
+    assert code == 1
+    assert len(re.findall(r"^failed: .*invalidApiKey", err, re.M)) == 3, err
+    assert len(remote.requests_for("runware")) == 1
+    assert remote.paid_by_provider["runware"] == 0
 
 
 def test_running_tasks_are_polled_in_one_request(

@@ -49,7 +49,7 @@ def test_build_with_each_provider_then_nothing_to_do(
         for r in remote.requests_for(provider)
         if r.method == "POST" and r.json and "getResponse" not in json.dumps(r.json)
     ]
-    bodies = [b[0] if isinstance(b, list) else b for b in sent]
+    bodies = [task for b in sent for task in (b if isinstance(b, list) else [b])]
     for b in bodies:
         b.pop("taskUUID", None)
     assert sorted(map(json.dumps, bodies)) == sorted(json.dumps(j["request"]) for j in plan["jobs"])

@@ -164,6 +164,7 @@ async def send_json(
                     status=response.status_code,
                     code=code,
                     retry_after=wait,
+                    body=_json_or_none(response),
                 )
                 if not retryable:
                     raise last
@@ -187,6 +188,13 @@ async def send_json(
         status=last.status,
         code=last.code,
     )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 async def _sleep(seconds: float) -> None:

@@ -44,7 +44,7 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "wrong_content_type": {},
     "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
     "expired": {},
-    "content_refusal": {"code": (int, str), "message": (str,)},
+    "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
 }
 FAULTS = tuple(FAULT_PARAMS)
 

@@ -155,6 +155,10 @@ class Runware:
             message = fault.params.get(
                 "message", "The prompt was flagged by the provider's content policy."
             )
+            if fault.params.get("at_submit"):  # refused in the submission's own answer
+                with self._lock:
+                    del self._jobs[task_uuid]
+                raise TaskError(code, message, "positivePrompt")
             job.error = {"code": code, "message": message}
             job.done_at = time.monotonic()
             if is_async:
