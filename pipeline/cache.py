@@ -141,7 +141,25 @@ class Cache:
         return record
 
     def all_keys(self) -> list[str]:
-        return list(self.index.iterkeys()) if self.root.exists() else []
+        """Every key, in one query: diskcache's iterkeys pages by 100 rows (222 queries
+        at 22,000 keys, a tenth of a second of a plan). Read-only, straight from its
+        SQLite table; brandkit's keys are all strings, which diskcache stores as is."""
+        if not self.root.exists():
+            return []
+        import sqlite3
+
+        from diskcache.core import DBNAME
+
+        index = self.index  # opened (created if need be) by diskcache itself
+        try:
+            with contextlib.closing(
+                sqlite3.connect(
+                    f"{Path(index.directory, DBNAME).resolve().as_uri()}?mode=ro", uri=True
+                )
+            ) as db:
+                return [key for (key,) in db.execute("SELECT key FROM Cache WHERE raw = 1")]
+        except sqlite3.Error:
+            return list(index.iterkeys())
 
     def forget(self, key: str) -> None:
         self.index.delete(key)

@@ -235,9 +235,8 @@ def status(c: Context, check: bool, provider: str | None) -> None:
     result = workflow.status(_load(c, provider))
     if result.current:
         click.echo(f"up to date: dist/{c.project.latest_version()}")
-        from .lockfile import read_lock
 
-        c.stamp(provider, None, list(read_lock(c.project.lock)))
+        c.stamp(provider, None, list(c.project.read_lock()))
         return
     shown = result.reasons[:20]
     for reason in shown:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .cache import CACHE_DIR
 from .fsutil import atomic_write
-from .lockfile import LOCK_NAME
+from .lockfile import LOCK_NAME, LockEntry, read_lock
 
 VERSION_RE = re.compile(r"v(\d{4,})\Z")
 
@@ -40,6 +40,11 @@ class Project:
     @property
     def cache_dir(self) -> Path:
         return self.root / CACHE_DIR
+
+    def read_lock(self) -> dict[str, LockEntry]:
+        """The lock's entries, through a parsed copy in the cache dir once there is one."""
+        parsed = self.cache_dir / "lock.parsed" if self.cache_dir.is_dir() else None
+        return read_lock(self.lock, parsed)
 
     @property
     def dist(self) -> Path:

@@ -15,7 +15,6 @@ from .cache import Cache
 from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job
-from .lockfile import read_lock
 from .manifest import Manifest, load_manifest
 from .plan import Plan, make_plan
 from .project import Project
@@ -58,7 +57,7 @@ def open_cache(project: Project) -> Iterator[Cache]:
 
 
 def plan(loaded: Loaded, cache: Cache, *, force: bool = False, only: str | None = None) -> Plan:
-    lock = read_lock(loaded.project.lock)
+    lock = loaded.project.read_lock()
     prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
     return make_plan(
         loaded.project, loaded.jobs, cache, lock, force=force, only=only, prices=prices
@@ -134,7 +133,7 @@ class Status:
 def status(loaded: Loaded) -> Status:
     """Is dist/latest current for the manifest? Compares the jobs with the lock and dist."""
     project = loaded.project
-    lock = read_lock(project.lock)
+    lock = project.read_lock()
     reasons: list[str] = []
     wanted: dict[str, tuple[str, Any]] = {}
     for job in loaded.jobs:

@@ -69,3 +69,18 @@ def test_an_absent_cache_dir_is_empty_and_not_created(tmp_path: Path) -> None:
     assert c.get("k") is None
     assert c.all_keys() == []
     assert not (tmp_path / "nothing").exists()
+
+
+def test_all_keys_lists_every_key_once_even_beyond_a_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """all_keys reads diskcache's table in one query (not its paging iterkeys, which
+    would hide a broken query), in a directory whose name needs quoting in a SQLite URI."""
+    with Cache(tmp_path / "a dir?#%" / ".brandkit") as c:
+        keys = {f"key-{i:04d}" for i in range(250)}
+        for key in keys:
+            c.index.set(key, {"sha256": "0" * 64})
+        c.forget("key-0007")
+        paged = sorted(c.index.iterkeys())
+        monkeypatch.setattr(c.index, "iterkeys", lambda: pytest.fail("paged through"))
+        assert sorted(c.all_keys()) == paged == sorted(keys - {"key-0007"})

@@ -61,3 +61,31 @@ def test_damaged_lock_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_absent_lock_is_empty(tmp_path: Path) -> None:
     assert read_lock(tmp_path / "nope.lock") == {}
+
+
+def test_a_parsed_copy_answers_for_that_lock_only(tmp_path: Path) -> None:
+    """The marshalled copy gives the same entries, and never outlives the lock it was made
+    from: an edited lock is parsed again, a damaged copy is ignored, a damaged lock is
+    still an error."""
+    lock, parsed = tmp_path / "brandkit.lock", tmp_path / "lock.parsed"
+    entries = {p: entry(p) for p in ("a/x.png", "b/y.png")}
+    write_lock(lock, entries)
+    assert read_lock(lock, parsed) == entries
+    assert parsed.exists()
+    assert read_lock(lock, parsed) == entries  # from the copy
+
+    edited = {**entries, "a/x.png": entry("a/x.png", sha="b" * 64)}
+    write_lock(lock, edited)
+    assert read_lock(lock, parsed) == edited
+    assert read_lock(lock, parsed) == edited
+
+    for damage in (b"", parsed.read_bytes()[:-7], parsed.read_bytes() + b"\xff", b"\x00" * 90):
+        parsed.write_bytes(damage)
+        assert read_lock(lock, parsed) == edited
+
+    lock.write_text(lock.read_text().replace('"width": 10', '"width": "ten"', 1) + "{oops\n")
+    with pytest.raises(BrandkitError, match=r"brandkit.lock:4: not a valid lock entry"):
+        read_lock(lock, parsed)
+    lock.write_bytes(b"\xff\xfe")
+    with pytest.raises(BrandkitError, match="not UTF-8"):
+        read_lock(lock, parsed)

@@ -8,7 +8,6 @@ aspect ratios, and there are no colour controls.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, ClassVar
 
 from ..errors import ProviderError
@@ -76,6 +75,8 @@ class PixelDojoProvider(ProviderBase):
 
     async def collect(self, job: dict[str, Any], ctx: RunContext) -> Generated:
         """Poll a submitted job (also how an interrupted build resumes one)."""
+        import asyncio  # only when something is sent: a plan needn't import it
+
         status_url = job["statusUrl"]
         for delay in ctx.poll.intervals():
             await asyncio.sleep(delay)
