@@ -171,9 +171,10 @@ class Expander:
         for combo in _product(asset):
             base = self.context(asset, combo)
             shared = None if prompt_tpl.uses_size else self.render(prompt_tpl, base, combo)
+            stem = None if out_tpl else "-".join([asset.id, *(slug(v) for _, v in combo)])
             for ratio, (native, targets) in groups.items():
                 outputs = tuple(
-                    self.output(asset, base, out_tpl, size, w, h, fmt, combo)
+                    self.output(asset, base, out_tpl, stem, size, w, h, fmt, combo)
                     for size, w, h, fmt in targets
                 )
                 if prompt_tpl.uses_size:
@@ -310,6 +311,7 @@ class Expander:
         asset: Asset,
         base: dict[str, Any],
         out_tpl: _Template | None,
+        stem: str | None,  # without a template: the asset id and the combination's slugs
         size: str,
         w: int,
         h: int,
@@ -319,8 +321,7 @@ class Expander:
         label = size.replace(":", "x")
         apath: PathT = ("assets", asset.id, "out")
         if out_tpl is None:  # safe by construction: an id, slugs and a size label
-            parts = [asset.id, *(slug(v) for _, v in combo), label]
-            clean = f"{asset.id}/{'-'.join(parts)}.{fmt}"
+            clean = f"{asset.id}/{stem}-{label}.{fmt}"
         else:
             ctx = {**base, "size": label, "format": fmt, "width": w, "height": h}
             path = self.render(out_tpl, ctx, combo)

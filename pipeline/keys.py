@@ -17,8 +17,13 @@ KEY_SCHEMA_VERSION = 1
 DERIVE_VERSION = 1  # bump when derive.py's pixels change for the same inputs
 
 
+# One encoder, not one per call (json.dumps builds a new one for non-default options):
+# keys are computed for every job on every plan.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def content_key(provider: str, model: str, spec: GenerationSpec) -> str:

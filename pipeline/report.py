@@ -63,7 +63,8 @@ def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
     encoder, ten times slower on a large plan)."""
     out = out or sys.stdout
     data = plan_json(plan)
-    jobs = ",\n".join(json.dumps(j, ensure_ascii=False) for j in data.pop("jobs"))
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every line
+    jobs = ",\n".join(encode(j) for j in data.pop("jobs"))
     rest = json.dumps(data, ensure_ascii=False)[1:]
     out.write(f'{{"jobs": [\n{jobs}\n], {rest}\n' if jobs else f'{{"jobs": [], {rest}\n')
 
