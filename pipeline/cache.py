@@ -50,7 +50,11 @@ class Cache:
             import diskcache
 
             self.root.mkdir(parents=True, exist_ok=True)
-            self._index = diskcache.Cache(str(self.root / "index"))
+            # Never evict: an index entry forgotten is an image paid for again (`brandkit
+            # gc` decides what goes). No culling on each set, either: nothing expires.
+            self._index = diskcache.Cache(
+                str(self.root / "index"), eviction_policy="none", cull_limit=0
+            )
         return self._index
 
     def close(self) -> None:
@@ -116,6 +120,18 @@ class Cache:
         record = Record(sha256=sha, size=size, **meta)
         self.index.set(key, asdict(record))
         return record
+
+    def alias(self, key: str, record: Record, **meta: Any) -> Record | None:
+        """Index `key` to the blob of an existing record (an output that is the master
+        itself) without reading or writing its bytes; None if that blob is not whole."""
+        try:
+            if self.blob_path(record.sha256).stat().st_size != record.size:
+                return None
+        except OSError:
+            return None
+        alias = Record(sha256=record.sha256, size=record.size, **meta)
+        self.index.set(key, asdict(alias))
+        return alias
 
     @property
     def tmp(self) -> Path:

@@ -22,7 +22,9 @@ from typing import Any
 
 from .cache import Cache, Record
 from .errors import BrandkitError, ProviderError
+from .jobs import OutputTarget
 from .journal import Journal
+from .lockfile import LockEntry
 from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
@@ -375,49 +377,65 @@ class Executor:
             return
         if master is None:
             raise BrandkitError(f"{to_cut[0].target.path}: the master image is missing")
+        cut = []
+        for op in to_cut:  # an output that is the master itself: its blob, no bytes read
+            record = None
+            if _is_master(master, op.target):
+                record = await asyncio.to_thread(
+                    self.cache.alias,
+                    op.cache_key,
+                    master,
+                    **_output_meta(master, op.target, master.spec),
+                )
+            if record is None:
+                cut.append(op)
+            else:
+                self.outcome.records[op.target.path] = record
+                self.outcome.derived += 1
+        if not cut:
+            return
         async with self._cpu:
             master_bytes = await asyncio.to_thread(self.cache.read, master)
-            for op in to_cut:
+            for op in cut:
                 record = await asyncio.to_thread(self._cut, master, master_bytes, op)
                 self.outcome.records[op.target.path] = record
                 self.outcome.derived += 1
 
     def _adopt(self, jp: JobPlan, op: OutputPlan) -> Record | None:
-        entry = self.plan.lock[op.target.path]
+        entry = self.plan.lock[op.target.path]  # its shape is the target's (plan.py)
         source = self.published / op.target.path
-        return self.cache.adopt(
-            op.cache_key,
-            source,
-            entry.sha256,
-            width=entry.width,
-            height=entry.height,
-            format=entry.format,
-            provider=entry.provider,
-            model=entry.model,
-            seed=entry.seed,
-            cost_usd=entry.cost_usd,
-            credits=entry.credits,
-            spec=jp.job.spec.canonical(),
-        )
+        meta = _output_meta(entry, op.target, jp.job.spec.canonical())
+        return self.cache.adopt(op.cache_key, source, entry.sha256, **meta)
 
     def _cut(self, master: Record, data: bytes, op: OutputPlan) -> Record:
         from .derive import derive
 
         t = op.target
-        meta = dict(
-            width=t.width,
-            height=t.height,
-            format=t.format,
-            provider=master.provider,
-            model=master.model,
-            seed=master.seed,
-            cost_usd=master.cost_usd,
-            credits=master.credits,
-            spec=master.spec,
-        )
-        if (master.format, master.width, master.height) == (t.format, t.width, t.height):
-            return self.cache.put(op.cache_key, data, **meta)  # the master itself: same blob
+        meta = _output_meta(master, t, master.spec)
+        if _is_master(master, t):  # the master itself (its blob was gone): same bytes
+            return self.cache.put(op.cache_key, data, **meta)
         return self.cache.put(op.cache_key, derive(data, t.width, t.height, t.format), **meta)
+
+
+def _is_master(master: Record, t: OutputTarget) -> bool:
+    return (master.format, master.width, master.height) == (t.format, t.width, t.height)
+
+
+def _output_meta(
+    source: Record | LockEntry, t: OutputTarget, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """A cache record's fields for output `t`, from what it was cut from (or published as)."""
+    return dict(
+        width=t.width,
+        height=t.height,
+        format=t.format,
+        provider=source.provider,
+        model=source.model,
+        seed=source.seed,
+        cost_usd=source.cost_usd,
+        credits=source.credits,
+        spec=spec,
+    )
 
 
 def _collectable(entry: dict[str, Any]) -> bool:

@@ -84,3 +84,26 @@ def test_all_keys_lists_every_key_once_even_beyond_a_page(
         paged = sorted(c.index.iterkeys())
         monkeypatch.setattr(c.index, "iterkeys", lambda: pytest.fail("paged through"))
         assert sorted(c.all_keys()) == paged == sorted(keys - {"key-0007"})
+
+
+def test_alias_points_a_key_at_an_existing_blob_without_its_bytes(cache: Cache) -> None:
+    master = cache.put("master", b"the-master-bytes", **meta())
+    record = cache.alias("output", master, **{**meta(), "format": "png"})
+    assert record is not None and record.sha256 == master.sha256
+    assert cache.get("output") == record
+    assert len(list(cache.blobs.glob("*/*"))) == 1, "no second copy"
+    path = cache.blob_path(master.sha256)
+    path.chmod(0o644)
+    path.write_bytes(b"short")
+    assert cache.alias("other", master, **meta()) is None, "a damaged blob is not aliased"
+    assert cache.get("other") is None
+
+
+def test_the_index_never_evicts_what_was_paid_for(tmp_path: Path) -> None:
+    """diskcache's default evicts the least recently stored entries past 1 GB; an entry
+    evicted is an image paid for again, so the index is opened with no eviction."""
+    with Cache(tmp_path / ".brandkit") as c:
+        c.index.reset("size_limit", 1)  # even over any size limit
+        for i in range(30):
+            c.put(f"k{i}", f"image-{i}".encode(), **meta())
+        assert all(c.get(f"k{i}") is not None for i in range(30))
