@@ -90,7 +90,11 @@ class Expander:
                     "only use the manifest's own values",
                 )
             else:
-                result.template = self.env.from_string(source)
+                # from the tree already parsed (from_string would parse the source again)
+                code = self.env.compile(ast)
+                result.template = self.env.template_class.from_code(
+                    self.env, code, self.env.make_globals(None)
+                )
                 result.uses_size = "size" in meta.find_undeclared_variables(ast)
         except jinja2.TemplateSyntaxError as exc:
             self.problem(
