@@ -219,3 +219,22 @@ def test_never_retries_a_bad_request(run: Run, tmp_path: Path, remote: Emulator)
     assert code == 1
     assert "Insufficient credits" in err and "(HTTP 402)" in err
     assert len(remote.requests_for("runware")) == 1
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    import email.utils
+    import time
+
+    import httpx
+
+    from pipeline.providers.http import retry_after
+
+    def wait(value: str) -> float | None:
+        return retry_after(httpx.Response(429, headers={"Retry-After": value}))
+
+    assert wait("7") == 7.0
+    later = email.utils.formatdate(time.time() + 120, usegmt=True)
+    seconds = wait(later)
+    assert seconds is not None and 115 <= seconds <= 121
+    assert wait(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0
+    assert wait("soon") is None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import email.utils
 import hashlib
 import os
 import random
@@ -92,6 +91,8 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
     with contextlib.suppress(ValueError):
         return max(0.0, float(value))
+    import email.utils  # only for a Retry-After date (it pulls in socket and datetime)
+
     with contextlib.suppress(TypeError, ValueError):
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, when.timestamp() - time.time())
