@@ -271,7 +271,21 @@ class Executor:
                 ctx.note()  # the intent, before anything that may be charged is sent
             if result is None:
                 result = await provider.generate(jp.request, job.model, ctx)
-        result = await self._fetch(job.provider, result)
+                if result.url is not None and not provider.asynchronous:
+                    # Paid, not fetched yet, and a synchronous provider can't be asked
+                    # again: the URL is the way back to the image if this build stops.
+                    ctx.note(url=result.url, **_journaled(result))
+        try:
+            result = await self._fetch(job.provider, result)
+        except ProviderError as exc:
+            if exc.status in _GONE and (self.journal.get(job.key) or {}).get("url"):
+                raise ProviderError(  # not retryable: the journal entry goes with it
+                    job.provider,
+                    f"{exc.message}; the image's link has expired, so the next build "
+                    "generates it again",
+                    status=exc.status,
+                ) from None
+            raise
         record = await asyncio.to_thread(
             self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
         )
@@ -285,11 +299,25 @@ class Executor:
         if entry is None:
             return None
         try:
-            result: Generated = await provider.resume(entry, ctx)
+            result = await self._recover(entry, provider, ctx)
         except JobGone:
             self.journal.drop(key)
             return None
         self.outcome.resumed += 1
+        return result
+
+    async def _recover(self, entry: dict[str, Any], provider: Any, ctx: RunContext) -> Generated:
+        """An earlier build's paid job: the image URL it journaled (a synchronous provider,
+        stopped before the download), else whatever the provider can say (or JobGone)."""
+        if entry.get("url") and not provider.asynchronous:
+            return Generated(
+                url=entry["url"],
+                seed=entry.get("seed"),
+                cost_usd=entry.get("cost_usd"),
+                credits=entry.get("credits"),
+                meta=entry.get("meta") or {},
+            )
+        result: Generated = await provider.resume(entry, ctx)
         return result
 
     async def collect_orphan(self, entry: dict[str, Any]) -> None:
@@ -298,7 +326,7 @@ class Executor:
         provider = get_provider(entry["provider"])
         try:
             async with self.limit(entry["provider"]):
-                result = await provider.resume(entry, self._contexts[entry["provider"]])
+                result = await self._recover(entry, provider, self._contexts[entry["provider"]])
             result = await self._fetch(entry["provider"], result)
             await asyncio.to_thread(
                 self._store_master,
@@ -439,8 +467,22 @@ def _output_meta(
 
 
 def _collectable(entry: dict[str, Any]) -> bool:
-    """Does the entry say how to find the job again (a task UUID, a status URL)?"""
-    return bool(entry.get("taskUUID") or entry.get("statusUrl"))
+    """Does the entry say how to find the job again (a task UUID, a status URL, the
+    image's own URL)?"""
+    return bool(entry.get("taskUUID") or entry.get("statusUrl") or entry.get("url"))
+
+
+_GONE = frozenset({403, 404, 410})  # a journaled image link that no longer answers
+
+
+def _journaled(result: Generated) -> dict[str, Any]:
+    """What the store needs of a result besides its bytes (see Executor._recover)."""
+    return {
+        "seed": result.seed,
+        "cost_usd": result.cost_usd,
+        "credits": result.credits,
+        "meta": result.meta,
+    }
 
 
 def _head(path: Path | None) -> bytes:

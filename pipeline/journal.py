@@ -1,10 +1,11 @@
 """The journal of in-flight jobs: what was submitted and not yet collected.
 
 One small JSON file per content key in `.brandkit/journal/`, written atomically *before*
-a Runware task is sent (with its taskUUID) and as soon as PixelDojo answers (its jobId and
-statusUrl). A rerun collects those jobs (getResponse, the status URL) instead of paying
-for them again; an entry goes when its image is in the cache or the provider says the
-job is gone. Entries never hold secrets.
+a Runware task is sent (with its taskUUID), as soon as PixelDojo answers (its jobId and
+statusUrl), and as soon as a synchronous provider's paid answer gives the image's URL
+(before it is downloaded). A rerun collects those jobs (getResponse, the status URL, the
+image URL) instead of paying for them again; an entry goes when its image is in the
+cache or the provider says the job is gone. Entries never hold secrets.
 """
 
 from __future__ import annotations

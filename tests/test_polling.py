@@ -3,6 +3,7 @@ together, and a finished image is downloaded outside the provider's concurrency 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -159,17 +160,46 @@ def test_a_slow_download_does_not_hold_the_providers_slot(
     assert remote.max_in_flight == 1
 
 
-def test_a_paid_image_that_never_downloads_is_collected_by_the_next_build(
-    run: Run, tmp_path: Path, remote: Emulator
-) -> None:
-    """Every attempt at one download breaks: the job fails, but its task stays journaled,
-    and the next build fetches the image again instead of paying for another."""
-    remote.inject("runware", "truncated_image", times=5)
-    p = project(tmp_path, "runware", extra="providers:\n  runware: {concurrency: 1}\n")
+def download_keeps_failing(run: Run, tmp_path: Path, remote: Emulator, provider: str) -> Path:
+    """A build of three jobs, one slot, in which every attempt at one download breaks."""
+    remote.inject(provider, "truncated_image", times=5)
+    p = project(tmp_path, provider, extra=f"providers:\n  {provider}: {{concurrency: 1}}\n")
     code, out, err = run(p, "build")
     assert code == 1
     assert "could not download the image" in err
     assert re.search(r"generated 2, .* failed 1", out)
+    return p
+
+
+@pytest.mark.parametrize("provider", ["runware", "cloudflare"])
+def test_a_paid_image_that_never_downloads_is_collected_by_the_next_build(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str
+) -> None:
+    """The job fails, but it stays journaled, and the next build fetches the image again
+    instead of paying for another: Runware's by its task, Cloudflare's (synchronous, so
+    it can't be asked again) by the image URL journaled as soon as it was paid for.
+    (Recraft's images come inline, with the answer.)"""
+    p = download_keeps_failing(run, tmp_path, remote, provider)
     code, out, err = run(p, "build")
     assert code == 0, err
-    assert remote.paid_by_provider["runware"] == 3, "the failed download was not paid twice"
+    assert "generated 1" in out
+    assert remote.paid_by_provider[provider] == 3, "the failed download was not paid twice"
+    assert not list((p / ".brandkit" / "journal").glob("*.json"))
+
+
+def test_an_expired_link_in_the_journal_is_generated_again(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    p = download_keeps_failing(run, tmp_path, remote, "cloudflare")
+    (entry_file,) = (p / ".brandkit" / "journal").glob("*.json")
+    entry = json.loads(entry_file.read_text())
+    entry["url"] = entry["url"].rsplit("/", 1)[0] + "/00000000-gone.png"
+    entry_file.write_text(json.dumps(entry))
+    code, _, err = run(p, "build")
+    assert code == 1
+    assert "expired" in err and "HTTP 404" in err
+    assert not entry_file.exists()
+    assert remote.paid_by_provider["cloudflare"] == 3
+    code, _, err = run(p, "build")
+    assert code == 0, err
+    assert remote.paid_by_provider["cloudflare"] == 4, "nothing left to collect: paid again"

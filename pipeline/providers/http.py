@@ -260,25 +260,28 @@ async def download(
     read it again); retry transport errors and broken files. Returns (path, sha256).
     A failure is retryable: the image is paid for, and a journaled job can be collected
     again by the next build."""
-    last = ""
+    last, status = "", None
     for attempt in range(1, policy.attempts + 1):
         try:
             return await _download_once(client, url, tmp_dir)
         except _transport_error() as exc:
-            last = f"network error: {_describe(exc)}"
+            last, status = f"network error: {_describe(exc)}", None
         except _BadDownload as exc:
-            last = str(exc)
+            last, status = str(exc), exc.status
             if not exc.retryable:
                 break
         if attempt < policy.attempts:
             await _sleep(policy.backoff(attempt))
-    raise ProviderError(provider, f"could not download the image: {last}", retryable=True)
+    raise ProviderError(
+        provider, f"could not download the image: {last}", retryable=True, status=status
+    )
 
 
 class _BadDownload(Exception):
-    def __init__(self, message: str, *, retryable: bool = True):
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None):
         super().__init__(message)
         self.retryable = retryable
+        self.status = status
 
 
 async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> tuple[Path, str]:
@@ -292,6 +295,7 @@ async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> 
                 raise _BadDownload(
                     f"HTTP {response.status_code} from the image URL",
                     retryable=response.status_code in RETRYABLE_STATUS,
+                    status=response.status_code,
                 )
             with os.fdopen(fd, "wb") as f:
                 fd = -1
