@@ -203,3 +203,24 @@ def test_an_expired_link_in_the_journal_is_generated_again(
     code, _, err = run(p, "build")
     assert code == 0, err
     assert remote.paid_by_provider["cloudflare"] == 4, "nothing left to collect: paid again"
+
+
+def test_polls_come_four_times_as_often_around_when_tasks_have_been_finishing() -> None:
+    """A task is asked about on the policy's schedule, except from one first interval
+    before the earliest time recent tasks were seen done until the latest: there, every
+    quarter interval, so a finished task is noticed sooner at little cost (the round is
+    shared by every running task)."""
+    from pipeline.providers.http import PollPolicy
+    from pipeline.providers.runware_batch import Poller
+
+    async def send(tasks: list[dict]) -> dict:
+        raise AssertionError("not sent")
+
+    policy = PollPolicy(first=0.04, fraction=0.05, cap=0.4)
+    poller = Poller(send, policy)
+    assert poller._next(0.1) == policy.delay(0.1), "nothing learned yet"
+    poller._finished = [0.52, 0.50, 0.55]
+    assert poller._next(0.1) == policy.delay(0.1), "long before: the policy's pace"
+    assert poller._next(0.45) == 0.01, "from one interval before the earliest"
+    assert poller._next(0.54) == 0.01
+    assert poller._next(0.6) == policy.delay(0.6), "past the latest: the policy's pace"
