@@ -29,7 +29,7 @@ from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
-from .providers.http import PollPolicy, RetryPolicy, download
+from .providers.http import PollPolicy, RetryPolicy, download, import_httpx
 
 
 @dataclass
@@ -110,7 +110,7 @@ class Executor:
     def _client(self, remote: set[str]) -> Any:
         if not remote:
             return contextlib.nullcontext()
-        import httpx
+        httpx = import_httpx()
 
         timeouts = [
             s.timeout for n, s in self.manifest.providers.items() if n in remote and s.timeout

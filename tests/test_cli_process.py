@@ -51,3 +51,29 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
 def test_version_and_help(tmp_path: Path) -> None:
     assert brandkit("--version", cwd=tmp_path).stdout.startswith("brandkit, version ")
     assert "validate" in brandkit("--help", cwd=tmp_path).stdout
+
+
+def test_httpx_comes_without_its_command_line_client(tmp_path: Path) -> None:
+    """`import httpx` would also import its CLI (rich's console, pygments) because
+    click and rich are installed: 100 ms of every remote build. import_httpx leaves it
+    out, and leaves the import system as it found it."""
+    probe = (
+        "import sys\n"
+        "from pipeline.providers.http import import_httpx\n"
+        "before = set(sys.modules)\n"
+        "httpx = import_httpx()\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(new & {'rich', 'pygments', 'click'}), 'httpx._main' in sys.modules,\n"
+        "      callable(httpx.AsyncClient))\n"
+        "import httpx._main\n"  # still importable by whoever wants it
+        "print('rich' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout
+    assert out.splitlines() == ["[] False True", "True"]

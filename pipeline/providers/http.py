@@ -204,6 +204,25 @@ async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+def import_httpx() -> Any:
+    """httpx, without its command-line client. With click and rich installed (brandkit
+    needs both), `import httpx` also imports httpx._main, and with it rich's console and
+    pygments: about 100 ms of every build that sends anything, for a CLI never run here.
+    A None in sys.modules makes that one import fail, as httpx allows (it then defines a
+    stub `main`); the entry is removed afterwards, so nothing else is affected."""
+    import sys
+
+    if "httpx" in sys.modules:
+        return sys.modules["httpx"]
+    blocked = sys.modules.setdefault("httpx._main", None) is None  # type: ignore[arg-type]
+    try:
+        import httpx
+    finally:
+        if blocked and sys.modules.get("httpx._main", 0) is None:
+            del sys.modules["httpx._main"]
+    return httpx
+
+
 def _transport_error() -> type[Exception]:
     import httpx
 
