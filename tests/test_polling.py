@@ -207,9 +207,9 @@ def test_an_expired_link_in_the_journal_is_generated_again(
 
 def test_polls_come_four_times_as_often_around_when_tasks_have_been_finishing() -> None:
     """A task is asked about on the policy's schedule, except from one first interval
-    before the earliest time recent tasks were seen done until the latest: there, every
-    quarter interval, so a finished task is noticed sooner at little cost (the round is
-    shared by every running task)."""
+    before the run time at which most recent tasks were seen done until the last of
+    them (the middle half): there, every quarter interval, so a finished task is noticed
+    sooner at little cost (the round is shared by every running task)."""
     from pipeline.providers.http import PollPolicy
     from pipeline.providers.runware_batch import Poller
 
@@ -224,3 +224,7 @@ def test_polls_come_four_times_as_often_around_when_tasks_have_been_finishing() 
     assert poller._next(0.45) == 0.01, "from one interval before the earliest"
     assert poller._next(0.54) == 0.01
     assert poller._next(0.6) == policy.delay(0.6), "past the latest: the policy's pace"
+    poller._finished = [0.01, *[0.5] * 10, 5.0]  # a resumed task, a straggler
+    assert poller._next(0.1) == policy.delay(0.1), "outliers don't widen the window"
+    assert poller._next(1.0) == policy.delay(1.0)
+    assert poller._next(0.47) == 0.01

@@ -91,7 +91,7 @@ class RunwareProvider(ProviderBase):
         poller = ctx.shared.get("runware.poller")
         if poller is None:
             poller = ctx.shared["runware.poller"] = Poller(partial(self._send, ctx=ctx), ctx.poll)
-        return self._image(await poller.wait(task["taskUUID"]), ctx)
+        return self._image(await poller.wait(task["taskUUID"], submitted=submit), ctx)
 
     async def _submit(self, task: dict[str, Any], ctx: RunContext) -> None:
         """Submit one task on its own (runware_batch.Submitter sends several)."""

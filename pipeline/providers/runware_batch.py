@@ -111,6 +111,7 @@ class _Waiter:
     future: asyncio.Future[dict[str, Any]]
     started: float
     due: float
+    submitted: bool  # by this build, just now: its run time so far is its run time
 
 
 class Poller:
@@ -135,11 +136,12 @@ class Poller:
         self._task: asyncio.Task[None] | None = None
         self._finished: list[float] = []  # how long recent tasks ran until seen done
 
-    async def wait(self, task_uuid: str) -> dict[str, Any]:
-        """The task's finished data item, or its error raised as ProviderError."""
+    async def wait(self, task_uuid: str, *, submitted: bool = True) -> dict[str, Any]:
+        """The task's finished data item, or its error raised as ProviderError.
+        `submitted`: False for a task of an earlier build (its run time is unknown)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
-        waiter = _Waiter(loop.create_future(), now, now + self._policy.delay(0.0))
+        waiter = _Waiter(loop.create_future(), now, now + self._policy.delay(0.0), submitted)
         self._waiting[task_uuid] = waiter
         self._changed.set()
         if self._task is None or self._task.done():
@@ -173,11 +175,12 @@ class Poller:
 
     def _next(self, elapsed: float) -> float:
         """The wait before asking again about a task running for `elapsed` seconds: the
-        policy's, but four times as often around when recent tasks were seen done."""
+        policy's, but four times as often around when most recent tasks were seen done."""
         delay = self._policy.delay(elapsed)
-        if self._finished:
-            start = min(self._finished) - self._policy.first
-            if start <= elapsed + delay and elapsed <= max(self._finished):
+        if self._finished:  # the middle half of them: an outlier can't widen the window
+            seen = sorted(self._finished)
+            low, high = seen[len(seen) // 4], seen[3 * len(seen) // 4]
+            if low - self._policy.first <= elapsed + delay and elapsed <= high:
                 return min(delay, self._policy.first / 4)
         return delay
 
@@ -202,7 +205,8 @@ class Poller:
                 continue
             elapsed = now - waiter.started
             if item is not None:
-                self._finished = [*self._finished[-31:], elapsed]
+                if waiter.submitted:
+                    self._finished = [*self._finished[-31:], elapsed]
                 _settle(waiter, item=item)
             elif elapsed >= self._policy.deadline:
                 _settle(
