@@ -97,13 +97,14 @@ class Submitter:
             _resolve(future, None)
 
 
-def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():  # its job was cancelled meanwhile
+def _resolve(future: asyncio.Future[Any], error: BaseException | None, result: Any = None) -> None:
+    """Settle a job's future, unless the job was cancelled meanwhile."""
+    if future.done():
         return
     if error is not None:
         future.set_exception(error)
     else:
-        future.set_result(None)
+        future.set_result(result)
 
 
 @dataclass(eq=False)
@@ -194,24 +195,24 @@ class Poller:
                     await self._round({task_uuid: waiter})
                 return
             for waiter in due.values():
-                _settle(waiter, error=exc)
+                _resolve(waiter.future, exc)
             return
         now = asyncio.get_running_loop().time()
         for task_uuid, waiter in due.items():
             try:
                 item = _finished(body, task_uuid)
             except ProviderError as exc:
-                _settle(waiter, error=exc)
+                _resolve(waiter.future, exc)
                 continue
             elapsed = now - waiter.started
             if item is not None:
                 if waiter.submitted:
                     self._finished = [*self._finished[-31:], elapsed]
-                _settle(waiter, item=item)
+                _resolve(waiter.future, None, item)
             elif elapsed >= self._policy.deadline:
-                _settle(
-                    waiter,
-                    error=ProviderError(
+                _resolve(
+                    waiter.future,
+                    ProviderError(
                         "runware",
                         f"task {task_uuid} did not finish in {self._policy.deadline:.0f}s "
                         "(BRANDKIT_POLL_DEADLINE)",
@@ -219,17 +220,6 @@ class Poller:
                 )
             else:
                 waiter.due = now + self._next(elapsed)
-
-
-def _settle(
-    waiter: _Waiter, *, item: dict[str, Any] | None = None, error: Exception | None = None
-) -> None:
-    if waiter.future.done():  # its job was cancelled meanwhile
-        return
-    if error is not None:
-        waiter.future.set_exception(error)
-    else:
-        waiter.future.set_result(item or {})
 
 
 def _finished(body: Any, task_uuid: str) -> dict[str, Any] | None:
