@@ -139,19 +139,20 @@ class Executor:
 
     # -- the run -----------------------------------------------------------------------------
     async def run(self) -> Outcome:
-        generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
-        orphans = self._sweep_journal()
-        remote = (generating | {e["provider"] for e in orphans}) - {"local"}
-        async with self._client(remote) as client:
-            for name in generating | {e["provider"] for e in orphans}:
-                self._contexts[name] = self._context(name, client)
-            for jp in self.plan.jobs:
-                self._spawn(self.run_job(jp), jp.job.provider)
-            for entry in orphans:
-                self._spawn(self.collect_orphan(entry), entry["provider"])
-            with self._signals():
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.outcome.pending = len(self.journal.entries())
+        with self.journal:
+            generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
+            orphans = self._sweep_journal()
+            remote = (generating | {e["provider"] for e in orphans}) - {"local"}
+            async with self._client(remote) as client:
+                for name in generating | {e["provider"] for e in orphans}:
+                    self._contexts[name] = self._context(name, client)
+                for jp in self.plan.jobs:
+                    self._spawn(self.run_job(jp), jp.job.provider)
+                for entry in orphans:
+                    self._spawn(self.collect_orphan(entry), entry["provider"])
+                with self._signals():
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.outcome.pending = len(self.journal.entries())
         return self.outcome
 
     def _sweep_journal(self) -> list[dict[str, Any]]:

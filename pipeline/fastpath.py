@@ -55,11 +55,16 @@ def _code_fingerprint() -> str:
 
 
 def _journal_pending(root: str) -> bool:
+    """Jobs in flight: a journal file (a build removes it when it empties), or entries
+    an earlier version left one file per key."""
+    cache = os.path.join(root, ".brandkit")
     try:
-        return any(
-            name.endswith(".json")
-            for name in os.listdir(os.path.join(root, ".brandkit", "journal"))
-        )
+        if os.stat(os.path.join(cache, "journal.jsonl")).st_size:
+            return True
+    except FileNotFoundError:
+        pass
+    try:
+        return any(name.endswith(".json") for name in os.listdir(os.path.join(cache, "journal")))
     except FileNotFoundError:
         return False
 

@@ -67,6 +67,24 @@ def run(capsys: pytest.CaptureFixture[str]) -> Run:
     return Run(capsys)
 
 
+def journal(project: Path) -> dict[str, dict]:
+    """A project's journal entries by key, read straight from its file (read-only): a
+    line per change, the last about a key wins, `{"drop": key}` removes it, a line cut
+    short by a kill is skipped."""
+    path = project / ".brandkit" / "journal.jsonl"
+    entries: dict[str, dict] = {}
+    for line in path.read_text("utf-8").splitlines() if path.exists() else []:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if "drop" in item:
+            entries.pop(item["drop"], None)
+        else:
+            entries[item["key"]] = item
+    return entries
+
+
 def write_manifest(directory: Path, text: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "brandkit.yaml"

@@ -151,6 +151,12 @@ def test_latest_pointing_elsewhere_defeats_it(built: Path) -> None:
 
 
 def test_a_pending_journal_entry_defeats_it(built: Path) -> None:
+    journal = built / ".brandkit" / "journal.jsonl"
+    journal.write_text(json.dumps({"key": "abc", "provider": "runware"}) + "\n")
+    assert fast(built, "build") is None
+
+
+def test_an_earlier_versions_journal_entry_defeats_it(built: Path) -> None:
     journal = built / ".brandkit" / "journal"
     journal.mkdir()
     (journal / "abc.json").write_text(json.dumps({"key": "abc", "provider": "runware"}))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, project
+from tests.conftest import Run, journal, project
 from tests.emulator import Emulator
 
 
@@ -184,21 +184,21 @@ def test_a_paid_image_that_never_downloads_is_collected_by_the_next_build(
     assert code == 0, err
     assert "generated 1" in out
     assert remote.paid_by_provider[provider] == 3, "the failed download was not paid twice"
-    assert not list((p / ".brandkit" / "journal").glob("*.json"))
+    assert not (p / ".brandkit" / "journal.jsonl").exists()
 
 
 def test_an_expired_link_in_the_journal_is_generated_again(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
     p = download_keeps_failing(run, tmp_path, remote, "cloudflare")
-    (entry_file,) = (p / ".brandkit" / "journal").glob("*.json")
-    entry = json.loads(entry_file.read_text())
+    (entry,) = journal(p).values()
     entry["url"] = entry["url"].rsplit("/", 1)[0] + "/00000000-gone.png"
-    entry_file.write_text(json.dumps(entry))
+    with open(p / ".brandkit" / "journal.jsonl", "a") as f:  # the last line wins
+        f.write(json.dumps(entry) + "\n")
     code, _, err = run(p, "build")
     assert code == 1
     assert "expired" in err and "HTTP 404" in err
-    assert not entry_file.exists()
+    assert not journal(p)
     assert remote.paid_by_provider["cloudflare"] == 3
     code, _, err = run(p, "build")
     assert code == 0, err

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.lockfile import read_lock
-from tests.conftest import KEY_VARS, write_manifest
+from tests.conftest import KEY_VARS, journal, write_manifest
 from tests.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,8 +84,7 @@ def assert_nothing_half_written(project: Path) -> None:
 
 def uncollectable(project: Path) -> list[dict]:
     """Journal entries of jobs sent without an id to find them by (so may be lost)."""
-    journal = project / ".brandkit" / "journal"
-    entries = [json.loads(p.read_text()) for p in journal.glob("*.json")]
+    entries = journal(project).values()
     return [e for e in entries if not (e.get("taskUUID") or e.get("statusUrl"))]
 
 
@@ -95,7 +94,7 @@ def assert_final_state(project: Path) -> None:
     for path, entry in lock.items():
         data = (project / "dist" / "latest" / path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry.sha256
-    assert not list((project / ".brandkit" / "journal").glob("*.json")), "journal emptied"
+    assert not (project / ".brandkit" / "journal.jsonl").exists(), "journal emptied"
 
 
 @pytest.mark.parametrize("provider", ["runware", "pixeldojo", "cloudflare"])
@@ -215,7 +214,7 @@ def test_a_paid_job_whose_asset_changed_is_still_collected(
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
-    assert len(list((project / ".brandkit" / "journal").glob("*.json"))) == DISTINCT_JOBS
+    assert len(journal(project)) == DISTINCT_JOBS
     write_manifest(project, text.replace("tea in", "tisane in"))  # every key changes
     emulator.latency = 0.0
     proc = start(project, env)
