@@ -22,6 +22,7 @@ from typing import Any
 
 from .cache import Cache, Record
 from .errors import BrandkitError, ProviderError
+from .handoff import Handoff
 from .jobs import OutputTarget
 from .journal import Journal
 from .lockfile import LockEntry
@@ -83,6 +84,7 @@ class Executor:
         self._stop = False
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._transfers: dict[str, asyncio.Semaphore] = {}
+        self._handoffs: dict[str, Handoff] = {}
         self._contexts: dict[str, RunContext] = {}
         self._secrets: list[str] = []
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
@@ -106,6 +108,12 @@ class Executor:
         them, so a slow transfer never keeps the provider's next generation waiting."""
         self.limit(provider)
         return self._transfers[provider]
+
+    def handoff(self, provider: str) -> Handoff:
+        """An asynchronous provider's jobs between taking a slot and submitting (handoff.py)."""
+        if provider not in self._handoffs:
+            self._handoffs[provider] = Handoff()
+        return self._handoffs[provider]
 
     def _client(self, remote: set[str]) -> Any:
         if not remote:
@@ -257,25 +265,32 @@ class Executor:
                 return None
             self.progress("start", jp, "")
             provider = get_provider(job.provider)
-            ctx = replace(
-                self._contexts[job.provider],
-                note=partial(
-                    self.journal.record,
-                    job.key,
-                    provider=job.provider,
-                    model=job.model,
-                    spec=job.spec.canonical(),
-                ),
+            starting = (
+                self.handoff(job.provider).starting()
+                if provider.asynchronous
+                else contextlib.nullcontext(lambda: None)
             )
-            result = await self._resume(job.key, provider, ctx)
-            if result is None and job.provider != "local" and not provider.journals_id:
-                ctx.note()  # the intent, before anything that may be charged is sent
-            if result is None:
-                result = await provider.generate(jp.request, job.model, ctx)
-                if result.url is not None and not provider.asynchronous:
-                    # Paid, not fetched yet, and a synchronous provider can't be asked
-                    # again: the URL is the way back to the image if this build stops.
-                    ctx.note(url=result.url, **_journaled(result))
+            with starting as submitted:
+                ctx = replace(
+                    self._contexts[job.provider],
+                    note=partial(
+                        self.journal.record,
+                        job.key,
+                        provider=job.provider,
+                        model=job.model,
+                        spec=job.spec.canonical(),
+                    ),
+                    submitted=submitted,
+                )
+                result = await self._resume(job.key, provider, ctx)
+                if result is None and job.provider != "local" and not provider.journals_id:
+                    ctx.note()  # the intent, before anything that may be charged is sent
+                if result is None:
+                    result = await provider.generate(jp.request, job.model, ctx)
+                    if result.url is not None and not provider.asynchronous:
+                        # Paid, not fetched yet, and a synchronous provider can't be asked
+                        # again: the URL is the way back to the image if this build stops.
+                        ctx.note(url=result.url, **_journaled(result))
         try:
             result = await self._fetch(job.provider, result)
         except ProviderError as exc:
@@ -299,6 +314,7 @@ class Executor:
         entry = self.journal.get(key)
         if entry is None:
             return None
+        ctx.submitted()  # nothing to submit: already with the provider, or its URL known
         try:
             result = await self._recover(entry, provider, ctx)
         except JobGone:
@@ -347,6 +363,8 @@ class Executor:
         if result.url is None or result.path is not None or result.data is not None:
             return result
         ctx = self._contexts[provider]
+        if get_provider(provider).asynchronous:
+            await self.handoff(provider).wait()  # the next submissions first
         async with self.transfer(provider):
             path, sha256 = await download(
                 ctx.client, provider, result.url, ctx.tmp_dir, policy=ctx.retry

@@ -160,6 +160,31 @@ def test_a_slow_download_does_not_hold_the_providers_slot(
     assert remote.max_in_flight == 1
 
 
+def test_the_next_submission_goes_out_before_the_finished_images_download(
+    run: Run, tmp_path: Path, remote: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A freed slot is put to use first: the download of the image that freed it waits
+    until the job it woke has submitted (handoff.py), for a Runware task and a PixelDojo
+    job alike."""
+    for provider in ("runware", "pixeldojo"):
+        remote.reset()
+        p = project(
+            tmp_path / provider, provider, extra=f"providers:\n  {provider}: {{concurrency: 1}}\n"
+        )
+        code, _, err = run(p, "build")
+        assert code == 0, err
+        submits = [
+            r
+            for r in remote.requests_for(provider)
+            if r.method == "POST"
+            and (provider != "runware" or r.json[0].get("taskType") == "imageInference")
+        ]
+        downloads = [r for r in remote.requests if r.method == "GET" and "/files/" in r.path]
+        assert len(submits) == 3 and len(downloads) == 3
+        for submitted, download in zip(submits[1:], downloads, strict=False):
+            assert submitted.at < download.at, provider
+
+
 def download_keeps_failing(run: Run, tmp_path: Path, remote: Emulator, provider: str) -> Path:
     """A build of three jobs, one slot, in which every attempt at one download breaks."""
     remote.inject(provider, "truncated_image", times=5)

@@ -56,6 +56,10 @@ class RunContext:
     # Journals what it takes to collect this job later (taskUUID, jobId...), before the
     # provider can charge for it; the executor gives each job its own.
     note: Callable[..., None] = field(default=lambda **fields: None)
+    # An asynchronous provider says its job's request is with the provider (running
+    # there): until the jobs a freed slot let start have said so, the executor holds
+    # back downloads of finished images, so the next submission goes out first.
+    submitted: Callable[[], None] = field(default=lambda: None)
     # Per-build state a provider shares between its jobs (a poller); copies of the
     # context made for each job share this one dict.
     shared: dict[str, Any] = field(default_factory=dict)

@@ -61,6 +61,7 @@ class PixelDojoProvider(ProviderBase):
         if not isinstance(job, dict) or not job.get("statusUrl"):
             raise ProviderError(self.name, f"unexpected answer to a submission: {str(job)[:200]}")
         ctx.note(jobId=job.get("jobId"), statusUrl=job["statusUrl"])
+        ctx.submitted()
         return await self.collect(job, ctx)
 
     async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated:

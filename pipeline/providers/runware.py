@@ -88,6 +88,7 @@ class RunwareProvider(ProviderBase):
                     partial(self._send, ctx=ctx), partial(self._submit, ctx=ctx)
                 )
             await submitter.submit(task)
+            ctx.submitted()
         poller = ctx.shared.get("runware.poller")
         if poller is None:
             poller = ctx.shared["runware.poller"] = Poller(partial(self._send, ctx=ctx), ctx.poll)
