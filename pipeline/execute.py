@@ -30,7 +30,7 @@ from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
-from .providers.http import PollPolicy, RetryPolicy, download, import_httpx
+from .providers.http import PollPolicy, RetryPolicy, download, import_httpx, remove_parts
 
 
 @dataclass
@@ -150,6 +150,7 @@ class Executor:
         with self.journal:
             generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
             orphans = self._sweep_journal()
+            remove_parts(self.cache.tmp)  # a killed build's half-downloaded images
             remote = (generating | {e["provider"] for e in orphans}) - {"local"}
             async with self._client(remote) as client:
                 for name in generating | {e["provider"] for e in orphans}:

@@ -227,3 +227,18 @@ def test_a_paid_job_whose_asset_changed_is_still_collected(
     assert proc.returncode == 0, err
     assert out.startswith("generated 0"), out
     assert emulator.paid_by_provider["runware"] == paid
+
+
+def test_a_build_clears_what_a_killed_download_left(tmp_path: Path, emulator: Emulator) -> None:
+    """A SIGKILL mid-transfer leaves a `.part` file in the cache's tmp folder; the next
+    build (holding the build lock, so no other download is writing there) removes it."""
+    project = tmp_path / "p"
+    write_manifest(project, manifest("runware"))
+    tmp = project / ".brandkit" / "tmp"
+    tmp.mkdir(parents=True)
+    (tmp / "dl-abc123.part").write_bytes(b"\x89PNG half an image")
+    (tmp / "keep.txt").write_text("not ours")
+    proc = start(project, env_for(emulator))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sorted(p.name for p in tmp.iterdir()) == ["keep.txt"]
