@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import marshal
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import BrandkitError
@@ -92,10 +92,15 @@ def _parse(name: str, data: bytes) -> dict[str, LockEntry]:
     return entries
 
 
+# One encoder for every line (json.dumps builds a new one per call for ensure_ascii=False).
+_ENTRY = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def render_lock(entries: dict[str, LockEntry]) -> bytes:
     lines = [json.dumps(_HEADER)]
     for path in sorted(entries):
-        lines.append(json.dumps(asdict(entries[path]), ensure_ascii=False))
+        e = entries[path]  # flat fields: no need for asdict's deep copy
+        lines.append(_ENTRY({name: getattr(e, name) for name in _FIELDS}))
     return ("\n".join(lines) + "\n").encode()
 
 

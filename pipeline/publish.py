@@ -133,7 +133,7 @@ def _write_version(
             source = (previous / path) if o.get("_carried") else cache.blob_path(o["sha256"])
             _link(source, staging / path)
         index = _index(manifest, version, outputs)
-        atomic_write(staging / "index.json", (json.dumps(index, indent=2) + "\n").encode())
+        atomic_write(staging / "index.json", index_json(index).encode())
         atomic_write(staging / "index.html", render_contact_sheet(index, manifest).encode())
         os.rename(staging, project.dist / version)
         fsync_dir(project.dist)
@@ -168,6 +168,17 @@ def _index(manifest: Manifest, version: str, outputs: dict[str, dict]) -> dict[s
         "brand": {"name": manifest.brand.get("name"), "colors": manifest.brand.get("colors") or {}},
         "outputs": clean,
     }
+
+
+def index_json(index: dict[str, Any]) -> str:
+    """index.json: the top indented, each output on a line of its own. (indent= for the
+    whole would force json's pure-Python encoder: 90 ms of a 300-output publish.)"""
+    outputs = index["outputs"]
+    head = json.dumps({k: v for k, v in index.items() if k != "outputs"}, indent=2)
+    encode = json.JSONEncoder().encode
+    lines = ",\n".join(f"    {encode(o)}" for o in outputs)
+    body = f"[\n{lines}\n  ]" if outputs else "[]"
+    return f'{head[:-2]},\n  "outputs": {body}\n}}\n'
 
 
 def _point_latest(project: Project, version: str) -> None:

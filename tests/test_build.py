@@ -66,6 +66,10 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
     assert "<img src='hero/hero-16x9.png'" in (latest / "index.html").read_text()
     lines = (sample / "brandkit.lock").read_text().splitlines()
     assert lines[1:] == sorted(lines[1:]), "one line per output, sorted by path"
+    index_lines = (latest / "index.json").read_text().splitlines()
+    for o in index["outputs"]:  # a version-to-version diff shows each changed output
+        (line,) = [x for x in index_lines if f'"path": "{o["path"]}"' in x]
+        assert json.loads(line.strip().rstrip(",")) == o
 
 
 def test_formatting_comments_and_order_change_no_key(run: Run, sample: Path) -> None:
