@@ -187,6 +187,9 @@ class Poller:
 
     async def _round(self, due: dict[str, _Waiter]) -> None:
         asks = [{"taskType": "getResponse", "taskUUID": u} for u in due]
+        # The next ask is timed from when this one went out, not from its answer: an
+        # interval of 5 ms is 5 ms, not 5 ms plus the round trip.
+        sent = asyncio.get_running_loop().time()
         try:
             body = await self._send(asks)
         except ProviderError as exc:
@@ -219,7 +222,7 @@ class Poller:
                     ),
                 )
             else:
-                waiter.due = now + self._next(elapsed)
+                waiter.due = sent + self._next(elapsed)
 
 
 def _finished(body: Any, task_uuid: str) -> dict[str, Any] | None:
