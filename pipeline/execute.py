@@ -124,10 +124,13 @@ class Executor:
             s.timeout for n, s in self.manifest.providers.items() if n in remote and s.timeout
         ]
         read = max(timeouts) if timeouts else 300.0
+        from .providers.transport import transport
+
         return httpx.AsyncClient(
             timeout=httpx.Timeout(read, connect=15.0),
             follow_redirects=True,
             headers={"User-Agent": _user_agent()},
+            transport=transport(httpx),
         )
 
     def _context(self, name: str, client: Any) -> RunContext:

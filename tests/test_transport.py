@@ -1,0 +1,81 @@
+"""The build's HTTP transport: httpx's, with its own check of idle pooled connections."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline.providers import transport as transport_module
+from pipeline.providers.http import import_httpx
+from pipeline.providers.transport import transport
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+@pytest.fixture
+def closing_server() -> Iterator[tuple[str, list[int]]]:
+    """Answers each request on a connection it then closes, without saying so
+    (no `Connection: close`): the client's pool still holds the connection as idle."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(1)
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                conn.sendall(RESPONSE)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/", connections
+    listener.close()
+
+
+def test_the_pool_uses_the_cheaper_check() -> None:
+    """If httpx moves its pool, the transport falls back to httpx's own, silently slower:
+    this test says so."""
+    httpx = import_httpx()
+    pool = transport(httpx)._pool
+    assert type(pool._network_backend).__name__ == "Backend"
+
+
+def test_a_connection_the_server_closed_is_not_reused(
+    closing_server: tuple[str, list[int]],
+) -> None:
+    url, connections = closing_server
+    httpx = import_httpx()
+
+    async def two_requests() -> list[str]:
+        async with httpx.AsyncClient(transport=transport(httpx)) as client:
+            first = await client.get(url)
+            time.sleep(0.05)  # the server has closed it by now
+            second = await client.get(url)
+            return [first.text, second.text]
+
+    assert asyncio.run(two_requests()) == ["ok", "ok"]
+    assert len(connections) == 2
+
+
+def test_a_closed_socket_counts_as_readable() -> None:
+    a, b = socket.socketpair()
+    assert not transport_module.is_socket_readable(a)
+    b.close()
+    assert transport_module.is_socket_readable(a)
+    a.close()
+    assert transport_module.is_socket_readable(a)
+    assert transport_module.is_socket_readable(None)
