@@ -362,4 +362,26 @@ def _crash_log(exc: BaseException) -> Path:
 
 
 def entry() -> None:
-    sys.exit(main())
+    exit_now(main())
+
+
+def exit_now(code: int) -> None:
+    """Exit without tearing the interpreter down. Freeing every module's objects took
+    100-180 ms at the end of each command (importing jsonschema, httpx and jinja2 alone
+    costs 95 ms of it), and nothing of ours needs it: files are closed by then, the
+    cache's index closed (its WAL checkpointed) and the worker threads joined. Exit
+    handlers still run and output is flushed; should another thread still be alive, the
+    exit is the usual one, which waits for it."""
+    import atexit
+    import contextlib
+    import os
+    import threading
+
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe (`brandkit plan | head`): said enough
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,16 @@ def test_httpx_comes_without_its_command_line_client(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     ).stdout
     assert out.splitlines() == ["[] False True", "True"]
+
+
+def test_exit_skips_teardown_but_not_output_or_exit_code(sample: Path) -> None:
+    """The process ends with os._exit (cli.exit_now): everything it printed still
+    arrives whole, through a pipe, and the exit code is the command's."""
+    result = brandkit("plan", "--json", cwd=sample)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["jobs"] and result.stdout.endswith("}\n")
+    (sample / "brandkit.yaml").write_text("kit: {}\n")
+    result = brandkit("plan", cwd=sample)
+    assert result.returncode == 1
+    assert result.stderr.rstrip().endswith("in the manifest")
