@@ -371,13 +371,14 @@ def exit_now(code: int) -> None:
     costs 95 ms of it), and nothing of ours needs it: files are closed by then, the
     cache's index closed (its WAL checkpointed) and the worker threads joined. Exit
     handlers still run and output is flushed; should another thread still be alive, the
-    exit is the usual one, which waits for it."""
+    exit is the usual one, which waits for it, and so it is under a profiler or a
+    coverage tracer (which write their results at exit)."""
     import atexit
     import contextlib
     import os
     import threading
 
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -91,3 +91,19 @@ def test_exit_skips_teardown_but_not_output_or_exit_code(sample: Path) -> None:
     result = brandkit("plan", cwd=sample)
     assert result.returncode == 1
     assert result.stderr.rstrip().endswith("in the manifest")
+
+
+def test_under_a_profiler_the_exit_is_the_usual_one(sample: Path, tmp_path: Path) -> None:
+    """cProfile writes its results at exit: os._exit would lose them."""
+    out = tmp_path / "validate.prof"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "pipeline", "validate"],
+        cwd=sample,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 0
