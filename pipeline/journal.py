@@ -15,9 +15,10 @@ a slot freeing and its next submission. An append is one `write` to an open file
 A line is one `write` of well under a page, so a killed process leaves the lines it
 wrote and at most one line cut short. The journal is read whole when a build starts; a
 line that does not parse is skipped, and the file is rewritten without it (and without
-dropped entries) before anything is appended. So a cut line can never swallow the line
-after it. No fsync: the journal guards against a killed process, and the page cache
-survives that. Only a build writes it, under the project's build lock.
+dropped entries, through fsutil.atomic_write) before anything is appended. So a cut
+line can never swallow the line after it. Appends are not fsynced: the journal guards
+against a killed process, and the page cache survives that. Only a build writes it,
+under the project's build lock.
 
 Entries left in `.brandkit/journal/*.json` by earlier versions (one file per key) are
 read and moved into the file.
@@ -32,6 +33,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from .fsutil import atomic_write
 
 JOURNAL_NAME = "journal.jsonl"
 LEGACY_DIR = "journal"
@@ -159,12 +162,10 @@ class Journal:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        tmp = self.path.with_name(f".{JOURNAL_NAME}.{os.getpid()}.tmp")
         lines = "".join(
             json.dumps(self._entries[key], sort_keys=True) + "\n" for key in sorted(self._entries)
         )
-        tmp.write_text(lines, "utf-8")
-        os.replace(tmp, self.path)
+        atomic_write(self.path, lines.encode("utf-8"))
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:

@@ -271,8 +271,7 @@ def remove_parts(tmp_dir: Path) -> int:
 
 
 def write_temp(tmp_dir: Path, data: bytes) -> Path:
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=PART_PREFIX, suffix=PART_SUFFIX)
+    fd, name = _new_part(tmp_dir)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     return Path(name)
