@@ -38,7 +38,7 @@ def _sha256(path: str | os.PathLike[str]) -> str:
         return "-"
 
 
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """brandkit's version, the interpreter's, and brandkit's source files (so a development
     checkout that changes the code, without a version bump, is not fooled)."""
     from . import __version__
@@ -78,7 +78,7 @@ def inputs(
         STAMP_MAGIC,
         _sha256(manifest),
         _sha256(os.path.join(root, "brandkit.lock")),
-        _code_fingerprint(),
+        code_fingerprint(),
         repr(tuple(options.get(k) for k in _OPTION_NAMES)),
         "journal pending" if _journal_pending(root) else "journal empty",
     ]

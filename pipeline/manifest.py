@@ -71,17 +71,25 @@ class Manifest:
 
 
 @functools.cache
-def schema() -> dict:
+def schema_text() -> str:
     """The manifest schema: packaged with the wheel, or beside the source tree."""
     packaged = resources.files("pipeline") / "schemas" / "manifest.schema.json"
     if packaged.is_file():
-        return json.loads(packaged.read_text(encoding="utf-8"))
+        return packaged.read_text(encoding="utf-8")
     repo = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
-    return json.loads(repo.read_text(encoding="utf-8"))
+    return repo.read_text(encoding="utf-8")
 
 
-def load_manifest(path: Path, display: str | None = None) -> Manifest:
-    """Read, parse and validate a manifest file."""
+@functools.cache
+def schema() -> dict:
+    return json.loads(schema_text())
+
+
+def load_manifest(
+    path: Path, display: str | None = None, *, verdict: Path | None = None
+) -> Manifest:
+    """Read, parse and validate a manifest file. `verdict`: where the key of the last
+    manifest that passed is kept (validated.py); this very text is not validated again."""
     display = display or path.name
     try:
         text = read_text(path, display)
@@ -89,7 +97,17 @@ def load_manifest(path: Path, display: str | None = None) -> Manifest:
         from .errors import BrandkitError
 
         raise BrandkitError(f"{display}: no such file (create it, or pass -f FILE)") from None
-    return validate(load_yaml(text, display))
+    doc = load_yaml(text, display)
+    if verdict is None:
+        return validate(doc)
+    from .validated import known_valid, remember, verdict_key
+
+    key = verdict_key(text, schema_text())
+    if known_valid(verdict, key):
+        return _build(doc)
+    manifest = validate(doc)
+    remember(verdict, key)
+    return manifest
 
 
 def validate(doc: Document) -> Manifest:

@@ -40,7 +40,7 @@ def load(
     max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> Loaded:
     """load + validate + expand; raises ManifestError with every problem found."""
-    manifest = load_manifest(project.manifest, project.display)
+    manifest = load_manifest(project.manifest, project.display, verdict=project.cache_dir / "valid")
     expander = Expander(
         manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
     )
