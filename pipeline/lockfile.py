@@ -66,7 +66,7 @@ def read_lock(path: Path, parsed: Path | None = None) -> dict[str, LockEntry]:
     if parsed is not None:
         rows = [tuple(getattr(e, name) for name in _FIELDS) for e in entries.values()]
         with contextlib.suppress(OSError):
-            atomic_write(parsed, header + marshal.dumps(rows))
+            atomic_write(parsed, header + marshal.dumps(rows), durable=False)
     return entries
 
 

@@ -53,4 +53,4 @@ def remember(path: Path, key: str) -> None:
     that was never built creates nothing."""
     if path.parent.is_dir():
         with contextlib.suppress(OSError):
-            atomic_write(path, key.encode("ascii"))
+            atomic_write(path, key.encode("ascii"), durable=False)  # lost: validate again
