@@ -468,6 +468,7 @@ class Usage:
     wall: float
     brandkit_cpu: float
     emulator_cpu: float
+    requests: int  # HTTP requests the emulator answered during the build
 
 
 def cpu_seconds(who: int) -> float:
@@ -488,6 +489,7 @@ def provider_build(bench: Bench, emu: Any, kit: kits.Kit, env: dict[str, str]) -
         wall,
         cpu_seconds(resource.RUSAGE_CHILDREN) - children,
         cpu_seconds(resource.RUSAGE_SELF) - me,
+        len(emu.requests),
     )
     paid = emu.paid_by_provider["runware"]
     if paid != kit.jobs:
@@ -561,6 +563,52 @@ def serve_images(
 # -- figure 3: provider-bound throughput -----------------------------------------------------
 
 
+# The floor under bookkeeping: what one image download costs with brandkit's HTTP stack
+# and nothing else (httpx with brandkit's transport, streamed, eight at once, from the same
+# emulator serving the same images). Run in a child, like the builds, and measured there.
+HTTP_FLOOR = """
+import asyncio, json, sys, time
+import httpx
+from pipeline.providers.transport import transport
+urls = json.load(sys.stdin)
+async def main():
+    async with httpx.AsyncClient(transport=transport(httpx)) as client:
+        slots = asyncio.Semaphore(8)
+        async def get(url):
+            async with slots, client.stream("GET", url) as response:
+                response.raise_for_status()
+                async for _ in response.aiter_bytes():
+                    pass
+        await asyncio.gather(*(get(url) for url in urls[:64]))  # connections, warm code
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(get(url) for url in urls[64:]))
+        return time.perf_counter() - wall, time.process_time() - cpu
+wall, cpu = asyncio.run(main())
+print(json.dumps({"wall": wall, "cpu": cpu, "requests": len(urls) - 64}))
+"""
+
+
+def http_floor(bench: Bench, emu: Any, requests: int) -> tuple[float, float]:
+    """Wall and client CPU seconds per streamed GET of one served 1024x1024 image."""
+    records = [
+        emu.images.register("runware", f"floor {i}", 1024, 1024, "PNG")
+        for i in range(64 + requests)
+    ]
+    urls = [f"{emu.url}/files/{record.name}" for record in records]
+    proc = subprocess.run(
+        [sys.executable, "-c", HTTP_FLOOR],
+        input=json.dumps(urls),
+        cwd=REPO,
+        env=bench.env(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise HarnessError(f"the HTTP floor client exited {proc.returncode}: {proc.stderr[-600:]}")
+    got = json.loads(proc.stdout)
+    return got["wall"] / got["requests"], got["cpu"] / got["requests"]
+
+
 def figure_throughput(bench: Bench) -> list[Row]:
     jobs = 200 if bench.quick else 500
     runs = 1 if bench.quick else 3
@@ -585,7 +633,9 @@ def figure_throughput(bench: Bench) -> list[Row]:
         # leaves out what a build costs once (start-up, imports, the HTTP client, publish).
         small = max(1, jobs // 10)
         small_kit = kits.provider_kit(small, concurrency=CONCURRENCY)
-        usages, marginal, marginal_cpu = [], [], []
+        # Its floor, in the same rounds: one image GET with brandkit's HTTP stack alone,
+        # times the requests each extra job makes.
+        usages, marginal, marginal_cpu, requests, floors = [], [], [], [], []
         emu.latency = 0.0
         for i in range(bench.runs):
             say(f"bookkeeping run {i + 1}/{bench.runs}: {small} and {jobs} jobs at zero latency")
@@ -593,12 +643,17 @@ def figure_throughput(bench: Bench) -> list[Row]:
             usages.append(provider_build(bench, emu, kit, provider_env(bench, emu, 0.0)))
             marginal.append((usages[-1].wall - base.wall) / (jobs - small))
             marginal_cpu.append((usages[-1].brandkit_cpu - base.brandkit_cpu) / (jobs - small))
+            requests.append((usages[-1].requests - base.requests) / (jobs - small))
+            floors.append(http_floor(bench, emu, jobs))
     wall = statistics.median(walls)
     per_job = statistics.median(marginal)
     per_job_cpu = statistics.median(marginal_cpu)
     whole = statistics.median(u.wall for u in usages) / jobs
     brandkit_cpu = statistics.median(u.brandkit_cpu for u in usages) / jobs
     emulator_cpu = statistics.median(u.emulator_cpu for u in usages) / jobs
+    per_request = statistics.median(wall for wall, _ in floors)
+    per_request_cpu = statistics.median(cpu for _, cpu in floors)
+    requests_per_job = statistics.median(requests)
     label = f"{jobs} jobs, runware, concurrency {CONCURRENCY}"
     return [
         Row(
@@ -637,6 +692,20 @@ def figure_throughput(bench: Bench) -> list[Row]:
             f"brandkit CPU per extra job {per_job_cpu * 1000:.1f} ms; "
             f"whole build / jobs {whole * 1000:.1f} ms; CPU per job: brandkit "
             f"{brandkit_cpu * 1000:.1f} ms, emulator {emulator_cpu * 1000:.1f} ms",
+        ),
+        Row(
+            "  floor: one image GET, brandkit's HTTP stack alone",
+            bench.runs,
+            f"{per_request * 1000:.2f} ms",
+            note=f"httpx + pipeline.providers.transport, streamed, 8 at once, same emulator "
+            f"and images; client CPU {per_request_cpu * 1000:.2f} ms per GET",
+        ),
+        Row(
+            "  requests per extra job",
+            bench.runs,
+            f"{requests_per_job:.2f}",
+            note=f"submits, polls and downloads the emulator answered; x one GET = "
+            f"{requests_per_job * per_request * 1000:.2f} ms of HTTP alone per job",
         ),
     ]
 
