@@ -62,6 +62,7 @@ class Expander:
         self._compiled: dict[tuple[PathT, str], _Template] = {}
         self.warnings: list[str] = []
         self._paths: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
+        self._rendering: dict[tuple[PathT, str, str, str], tuple[int, str, int]] = {}
         self.timer = RenderTimer()
 
     # -- problems ----------------------------------------------------------------------------
@@ -118,22 +119,52 @@ class Expander:
                 self.timer.disarm()
         except jinja2.UndefinedError as exc:
             names = ", ".join(sorted(k for k in context if k != "brand"))
-            self.problem(tpl.path, f"{exc.message}{_combo_hint(combo)} (available: brand, {names})")
+            self.render_problem(
+                tpl, context, combo, exc.message or "", f"(available: brand, {names})"
+            )
         except (SecurityError, RenderTimeout) as exc:
-            self.problem(tpl.path, f"refused by the template sandbox{_combo_hint(combo)}: {exc}")
+            self.render_problem(tpl, context, combo, "refused by the template sandbox", f": {exc}")
             if self.timer.spent > self.timer.total:
                 raise ManifestError(self.problems) from None  # no time left for the rest
         except RecursionError:
-            self.problem(tpl.path, f"template error{_combo_hint(combo)}: it recurses too deeply")
+            self.render_problem(tpl, context, combo, "template error", ": it recurses too deeply")
         except MemoryError:
-            self.problem(
-                tpl.path,
-                f"template error{_combo_hint(combo)}: it builds too much to hold in memory",
+            self.render_problem(
+                tpl, context, combo, "template error", ": it builds too much to hold in memory"
             )
         except Exception as exc:  # anything a user's template does wrong is the template's
             detail = str(exc) or type(exc).__name__
-            self.problem(tpl.path, f"template error{_combo_hint(combo)}: {detail}")
+            self.render_problem(tpl, context, combo, "template error", f": {detail}")
         return None
+
+    def render_problem(
+        self,
+        tpl: _Template,
+        context: dict[str, Any],
+        combo: tuple[tuple[str, Any], ...],
+        what: str,
+        detail: str,
+    ) -> None:
+        """A template that failed to render, said once per asset: the first combination
+        that failed, and how many more did the same (a 6x4 matrix is one line, not 24).
+        A template under `templates:` is shared, so the line names the asset. The line
+        reads `{what}[ for asset 'id'][ (with k=v, ...)]{detail}`."""
+        asset = context.get("asset")
+        at = f" for asset {asset!r}" if tpl.path[0] == "templates" and asset else ""
+        seen = (tpl.path, at, what, detail)
+        if seen in self._rendering:
+            index, text, more = self._rendering[seen]
+            more += 1
+            self._rendering[seen] = (index, text, more)
+            noun = "combination" if more == 1 else "combinations"
+            self.problems[index] = replace(
+                self.problems[index], message=f"{text}; and {more} more {noun}"
+            )
+            return
+        space = " " if detail.startswith("(") else ""
+        text = f"{what}{at}{_combo_hint(combo)}{space}{detail}"
+        self._rendering[seen] = (len(self.problems), text, 0)
+        self.problem(tpl.path, text)
 
     # -- the expansion -----------------------------------------------------------------------
     def expand(self) -> list[Job]:

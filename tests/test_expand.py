@@ -134,6 +134,32 @@ def test_undefined_variable_names_the_available_ones() -> None:
     assert "subjct" in msg
 
 
+def test_a_shared_template_that_fails_names_each_asset_it_failed_for() -> None:
+    msgs = errors(
+        '  a: {template: t, vars: {subjct: x}, sizes: ["1:1"]}\n'
+        '  b: {template: t, vars: {subjct: y}, sizes: ["1:1"]}\n'
+    )
+    assert [m.split(" (available")[0] for m in msgs] == [
+        "brandkit.yaml:4:16: templates.t: 'subject' is undefined for asset 'a'",
+        "brandkit.yaml:4:16: templates.t: 'subject' is undefined for asset 'b'",
+    ]
+
+
+def test_a_matrix_that_fails_the_same_way_everywhere_is_one_line_with_a_count() -> None:
+    (msg,) = errors(
+        '  a: {prompt: "{{ nope }} {{ m }} {{ n }}", matrix: {m: [x, y, z], n: [1, 2]}, '
+        'sizes: ["1:1", "16:9"]}\n'
+    )
+    assert "assets.a.prompt: 'nope' is undefined (with m=x, n=1) (available: " in msg
+    assert msg.endswith("; and 5 more combinations")  # 6 combinations, not 6 x 2 sizes
+    (other,) = errors(
+        '  a: {prompt: "{{ 1 // n }} {{ m }}", matrix: {n: [0, 1], m: [a, b]}, sizes: ["1:1"]}\n'
+    )
+    assert other.endswith(
+        "template error (with n=0, m=a): integer division or modulo by zero; and 1 more combination"
+    )
+
+
 def test_template_syntax_error() -> None:
     (msg,) = errors('  a: {prompt: "{{ oops", sizes: ["1:1"]}\n')
     assert "assets.a.prompt: template syntax error" in msg
