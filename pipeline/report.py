@@ -104,8 +104,11 @@ def plan_summary(plan: Plan) -> str:
 
 def build_summary(result: BuildResult) -> str:
     o: Outcome = result.outcome
+    # A job an earlier (stopped) build paid for and this one collected is generated here,
+    # and its cost counted here; say so, or the rerun looks like it paid for it again.
+    earlier = f" ({o.resumed} collected from an earlier build)" if o.resumed else ""
     text = (
-        f"generated {o.generated}, derived {o.derived}, reused {o.reused}, "
+        f"generated {o.generated}{earlier}, derived {o.derived}, reused {o.reused}, "
         f"failed {len(o.failures)}, cost ${o.cost_usd:.2f}"
     )
     if result.published is None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -193,10 +194,15 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_pays_only_for_the_rest(
     assert last.startswith("interrupted: ") and "nothing published" in last
     assert "Traceback" not in err
     assert not (project / "dist").exists()
+    in_flight = int(re.search(r"(\d+) in flight to collect", last).group(1))  # type: ignore[union-attr]
     proc = start(project, env)
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert emulator.paid_by_provider["runware"] == DISTINCT_JOBS
+    if in_flight:  # the summary tells those apart from what this build paid for
+        assert f"({in_flight} collected from an earlier build)" in out, out
+    else:
+        assert "collected" not in out, out
     assert_final_state(project)
 
 
