@@ -27,7 +27,7 @@ from .manifest import Asset, Manifest, Settings, hex_color
 from .models import native_size, nearest_ratio
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
-from .sandbox import RenderTimeout, RenderTimer, make_environment, slug
+from .sandbox import RenderTimeout, RenderTimer, make_environment, render, slug
 
 MAX_PROMPT = 10_000  # characters, as every provider allows
 MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
@@ -40,6 +40,7 @@ class _Template:
     template: jinja2.Template | None
     path: PathT
     uses_size: bool = True  # does it read `size`? (if not, one render serves every size)
+    source: str = ""
 
 
 class Expander:
@@ -76,7 +77,7 @@ class Expander:
         cache_key = (path, source)
         if cache_key in self._compiled:
             return self._compiled[cache_key]
-        result = _Template(None, path)
+        result = _Template(None, path, source=source)
         try:
             ast = self.env.parse(source)
             forbidden = next(
@@ -114,7 +115,7 @@ class Expander:
         try:
             self.timer.arm()
             try:
-                return tpl.template.render(context)
+                return render(tpl.template, context, tpl.source)
             finally:
                 self.timer.disarm()
         except jinja2.UndefinedError as exc:

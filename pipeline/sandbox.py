@@ -2,9 +2,11 @@
 
 `ImmutableSandboxedEnvironment` (no attribute tricks, no mutating lists in a loop) with
 `StrictUndefined`, an explicit filter list and no loader (so no include/import/extends
-of files); `*`, `**`, `%` and `str.format` are bounded by the size of what they would
-build, and each render runs under a time budget, so no template can exhaust memory or
-hang a build. Whatever goes wrong in a user's template is reported against it.
+of files); `*`, `**`, `%`, `+`, `~`, `str.format` and the string methods that pad, join,
+replace or translate are bounded by the size of what they would build, and so is what a
+template (or a block, a macro, a `{% set %}` block) prints; nothing can make bytes; each
+render runs under a time budget. So no template can exhaust memory or hang a build, and
+whatever goes wrong in a user's template is reported against it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ import unicodedata
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_TEXT = 10_000  # no string a template builds needs to be longer than a prompt
+MAX_OUTPUT = 10 * MAX_TEXT  # what a template prints, or joins with `~` / `+`: room for
+# whitespace that is trimmed afterwards, and still nothing that memory would notice
 RENDER_SECONDS = 2.0  # one render
 TOTAL_RENDER_SECONDS = 30.0  # every render of one expansion together
 
@@ -58,6 +64,8 @@ _SAFE_FILTERS = (
 )
 _WIDTHS = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+# Bytes have every padding and joining method of str, unchecked; a prompt needs none.
+_REFUSED_ATTRIBUTES = frozenset({"encode", "to_bytes"})
 
 
 @functools.lru_cache(maxsize=8192)
@@ -68,8 +76,81 @@ def slug(value: Any) -> str:
     return text or "x"
 
 
+def bounded_concat(parts: Any, limit: int = MAX_OUTPUT) -> str:
+    """What a template, block or macro prints: `"".join`, stopped at `limit` characters
+    rather than after a loop has printed gigabytes into a list."""
+    out, size = [], 0
+    for part in parts:
+        size += len(part)
+        if size > limit:
+            raise SecurityError(f"the output is too large (over {limit:,} characters)")
+        out.append(part)
+    return "".join(out)
+
+
+def render(template: jinja2.Template, context: dict[str, Any], source: str) -> str:
+    """`template.render(context)`, printing at most MAX_OUTPUT characters more than its
+    own source (a long literal prompt is the prompt check's to refuse, by its length)."""
+    return bounded_concat(template.generate(context), MAX_OUTPUT + len(source))
+
+
+class _Buffer(list):  # type: ignore[type-arg]
+    """Where a block, macro or `{% set %}` block collects what it prints: a list that
+    refuses to grow past MAX_OUTPUT characters (a loop inside one would otherwise fill it
+    with gigabytes before anything is joined)."""
+
+    __slots__ = ("size",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+
+    def append(self, part: Any) -> None:
+        self._grow(part)
+        super().append(part)
+
+    def extend(self, parts: Any) -> None:
+        for part in parts:
+            self.append(part)
+
+    def _grow(self, part: Any) -> None:
+        self.size += len(part) if isinstance(part, str) else len(str(part))
+        if self.size > MAX_OUTPUT:
+            raise SecurityError(f"the output is too large (over {MAX_OUTPUT:,} characters)")
+
+
+def _str_join(values: Any) -> str:
+    """The `~` operator (`a ~ b ~ c`), bounded like `+`."""
+    parts = [str(value) for value in values]
+    if sum(map(len, parts)) > MAX_OUTPUT:
+        raise SecurityError(f"string too large (over {MAX_OUTPUT:,} characters)")
+    return "".join(parts)
+
+
+class _CodeGenerator(CodeGenerator):
+    def buffer(self, frame: Frame) -> None:
+        """A block's output collects in a bounded list (`_Buffer`), not a plain one."""
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.output_buffer()")
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """`~` joins through the environment (`_str_join`), not jinja's unbounded one."""
+        self.write("environment.str_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset(["*", "**", "%"])
+    intercepted_binops = frozenset(["*", "**", "%", "+"])
+    code_generator_class = _CodeGenerator
+    concat = staticmethod(bounded_concat)  # compiled templates print through it
+    str_join = staticmethod(_str_join)
+    output_buffer = _Buffer
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return attr not in _REFUSED_ATTRIBUTES and super().is_safe_attribute(obj, attr, value)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int | float):
@@ -81,6 +162,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
             _check_repetition(right, left)
         if operator == "%" and isinstance(left, str):
             _check_percent(left)
+        if operator == "+":
+            _check_addition(left, right)
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -96,6 +179,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 _check_join(owner, args[0])
             if name == "replace" and len(args) >= 2:
                 _check_replace(owner, args[0], args[1])
+            if name == "translate" and args:
+                _check_translate(owner, args[0])
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -121,6 +206,38 @@ def _check_replace(text: str, old: Any, new: Any) -> None:
     grows = isinstance(old, str) and isinstance(new, str) and old
     if grows and len(text) + text.count(old) * (len(new) - len(old)) > MAX_TEXT:
         raise SecurityError(f"replace result too large (over {MAX_TEXT:,} characters)")
+
+
+def _check_translate(text: str, table: Any) -> None:
+    """`('x' * 9999).translate({120: 'y' * 9999})`: count before Python builds it."""
+    if isinstance(table, dict):
+        values: Any = table.values()
+    elif isinstance(table, list | tuple):
+        values = table
+    else:
+        raise SecurityError("translate() takes a dict or a list here")
+    longest = max((len(v) for v in values if isinstance(v, str)), default=1)
+    if len(text) * longest <= MAX_TEXT:
+        return
+    size = 0
+    for char in text:
+        try:
+            mapped = table[ord(char)]
+        except LookupError:
+            mapped = char
+        size += len(mapped) if isinstance(mapped, str) else int(mapped is not None)
+        if size > MAX_TEXT:
+            raise SecurityError(f"translate result too large (over {MAX_TEXT:,} characters)")
+
+
+def _check_addition(left: Any, right: Any) -> None:
+    """`{% set b = a + a %}` doubles: twenty lines of it would want gigabytes."""
+    strings = isinstance(left, str) and isinstance(right, str)
+    if strings and len(left) + len(right) > MAX_OUTPUT:
+        raise SecurityError(f"string too large (over {MAX_OUTPUT:,} characters)")
+    lists = isinstance(left, list | tuple) and isinstance(right, list | tuple)
+    if lists and len(left) + len(right) > MAX_TEXT:
+        raise SecurityError(f"list too large (over {MAX_TEXT:,} items)")
 
 
 def _check_join(separator: str, items: Any) -> None:

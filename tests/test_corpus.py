@@ -295,15 +295,11 @@ def test_odd_but_valid_manifest_is_accepted(
 BIG = 200_000_000  # characters: 200 MB, 20,000 times the longest prompt
 
 
-GROWS = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sandbox.py bounds padding, joining, * and %, but not str.replace / the replace "
-        "filter, str.translate, nor what a loop prints: each builds 60-100 MB here (a "
-        "100,000-step loop of 10,000-character prints peaks at 2 GB within the 2 s render "
-        "budget: an OOM kill in a small container)"
-    ),
-)
+def doubling(join: str, start: str = "'x' * 9999", times: int = 20) -> str:
+    """`{% set a1 = a0 ~ a0 %}` twenty times: a megabyte of source asking for gigabytes."""
+    lines = [f"{{% set a0 = {start} %}}"]
+    lines += [f"{{% set a{i + 1} = a{i} {join} a{i} %}}" for i in range(times)]
+    return "".join(lines) + f"{{{{ a{times} | length }}}}"
 
 
 @pytest.mark.parametrize(
@@ -318,12 +314,25 @@ GROWS = pytest.mark.xfail(
         pytest.param("{{ ('y' * 10000).join('z' * 10000) }}", id="str-join"),
         pytest.param("{{ ('y' * 9999).replace('y', 'z' * 9999) }}", id="str-replace"),
         pytest.param("{{ ('y' * 9999) | replace('y', 'z' * 9999) }}", id="replace-filter"),
+        pytest.param("{{ ('x' * 9999).translate({120: 'y' * 9999}) }}", id="str-translate"),
+        pytest.param("{{ ('x' * 9999).translate(['y' * 9999] * 200) }}", id="translate-list"),
+        pytest.param("{% for i in range(6000) %}{{ 'x' * 9999 }}{% endfor %}", id="loop-output"),
         pytest.param(
-            "{{ ('x' * 9999).translate({120: 'y' * 9999}) }}", id="str-translate", marks=GROWS
+            "{% set b %}{% for i in range(6000) %}{{ 'x' * 9999 }}{% endfor %}{% endset %}"
+            "{{ b | length }}",
+            id="block-set",
         ),
         pytest.param(
-            "{% for i in range(6000) %}{{ 'x' * 9999 }}{% endfor %}", id="loop-output", marks=GROWS
+            "{% macro m() %}{% for i in range(6000) %}{{ 'x' * 9999 }}{% endfor %}{% endmacro %}"
+            "{{ m() | length }}",
+            id="macro-output",
         ),
+        pytest.param(doubling("~"), id="tilde-doubling"),
+        pytest.param(doubling("+"), id="plus-doubling"),
+        pytest.param(doubling("+", "range(9999) | list"), id="list-doubling"),
+        pytest.param("{{ ('x' * 9999).encode() * 20000 }}", id="bytes-repeat"),
+        pytest.param("{{ 'x'.encode().ljust(200000000) }}", id="bytes-ljust"),
+        pytest.param("{{ (5).to_bytes(200000000, 'big') }}", id="int-to-bytes"),
     ],
 )
 def test_a_template_cannot_build_hundreds_of_megabytes(
