@@ -162,6 +162,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
             _check_repetition(right, left)
         if operator == "%" and isinstance(left, str):
             _check_percent(left)
+            _check_fields(left, left.count("%"), _percent_values(right))
         if operator == "+":
             _check_addition(left, right)
         return super().call_binop(context, operator, left, right)
@@ -192,7 +193,42 @@ class Sandbox(ImmutableSandboxedEnvironment):
                     widths = [int(n) for n in re.findall(r"\d+", spec or "")]
                     if spec and ("{" in spec or max(widths, default=0) > MAX_TEXT):
                         raise SecurityError("format width too large")
-        return super().wrap_str_format(value)
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text: str = value.__self__  # a str: jinja wraps no other format method
+        fields = len([name for _, name, _, _ in _fields(text) if name is not None])
+        mapping = value.__name__ == "format_map"
+
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            values = [*kwargs.values(), *args]
+            if mapping and len(args) == 1 and isinstance(args[0], dict):
+                values = list(args[0].values())
+            _check_fields(text, fields, values)
+            return wrapped(*args, **kwargs)
+
+        return bounded
+
+
+def _fields(fmt: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    try:
+        return list(string.Formatter().parse(fmt))
+    except ValueError:
+        return []  # a malformed format fails on its own when it is used
+
+
+def _check_fields(fmt: str, fields: int, values: Any) -> None:
+    """`'{0}{0}'.format(a)` or `'%s%s' % (a, a)`, twenty lines in a row, doubles a string
+    each time: bound the result by its fields times the longest value, before it is built."""
+    longest = max((len(str(v)) for v in values), default=0)
+    if len(fmt) + fields * longest > MAX_OUTPUT:
+        raise SecurityError(f"formatted string too large (over {MAX_OUTPUT:,} characters)")
+
+
+def _percent_values(args: Any) -> list[Any]:
+    if isinstance(args, dict):
+        return list(args.values())
+    return list(args) if isinstance(args, tuple) else [args]
 
 
 def _check_percent(fmt: str) -> None:
@@ -253,6 +289,7 @@ def _bounded(filter_func: Any, width_args: tuple[int, ...]) -> Any:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         if filter_func.__name__ == "do_format" and args and isinstance(args[0], str):
             _check_percent(args[0])
+            _check_fields(args[0], args[0].count("%"), [*args[1:], *kwargs.values()])
         if filter_func.__name__ == "do_replace" and len(args) >= 4:  # (eval_ctx, s, old, new)
             _check_replace(str(args[1]), args[2], args[3])
         for i in width_args:
