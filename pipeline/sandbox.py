@@ -62,6 +62,21 @@ _SAFE_FILTERS = (
     "upper",
     "wordcount",
 )
+# Filters that turn what they are given into text first.
+_TEXT_FILTERS = (
+    "capitalize",
+    "center",
+    "indent",
+    "lower",
+    "replace",
+    "slug",
+    "string",
+    "title",
+    "trim",
+    "truncate",
+    "upper",
+    "wordcount",
+)
 _WIDTHS = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 # Bytes have every padding and joining method of str, unchecked; a prompt needs none.
@@ -74,6 +89,59 @@ def slug(value: Any) -> str:
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
     return text or "x"
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_SEQUENCES: tuple[type, ...] = (
+    list,
+    tuple,
+    set,
+    frozenset,
+    type({}.keys()),
+    type({}.values()),
+    type({}.items()),
+)
+
+
+def text_size(value: Any, limit: int = MAX_OUTPUT, depth: int = 0) -> int:
+    """About how many characters `str(value)` would be, without building it: exact
+    enough for strings and numbers, an upper bound's worth for lists, tuples and dicts
+    (a list of a thousand 10,000-character strings prints as 10 MB), and stopping
+    early once past `limit`."""
+    if isinstance(value, str):
+        return len(value) + 2  # quotes, inside a container
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2  # digits, about: ints are bounded by `**`
+    if isinstance(value, float):
+        return 24
+    if depth > 50:
+        return limit + 1  # deeper than any manifest's data
+    if isinstance(value, dict):
+        items: Any = (x for pair in value.items() for x in pair)
+    elif isinstance(value, _SEQUENCES):
+        items = value
+    else:
+        return len(str(value))  # range(), a macro, Undefined: a short repr
+    size = 2
+    for item in items:
+        size += text_size(item, limit, depth + 1) + 2
+        if size > limit:
+            break
+    return size
+
+
+def _check_text(value: Any, what: str = "value") -> None:
+    """Before a list or dict is turned into text: not if the text would be huge."""
+    if not isinstance(value, _SCALARS) and text_size(value) > MAX_OUTPUT:
+        raise SecurityError(f"{what} too large to print (over {MAX_OUTPUT:,} characters)")
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ value }}` passes here before it is turned into text."""
+    _check_text(value)
+    return value
 
 
 def bounded_concat(parts: Any, limit: int = MAX_OUTPUT) -> str:
@@ -121,6 +189,8 @@ class _Buffer(list):  # type: ignore[type-arg]
 
 def _str_join(values: Any) -> str:
     """The `~` operator (`a ~ b ~ c`), bounded like `+`."""
+    for value in values:
+        _check_text(value)
     parts = [str(value) for value in values]
     if sum(map(len, parts)) > MAX_OUTPUT:
         raise SecurityError(f"string too large (over {MAX_OUTPUT:,} characters)")
@@ -176,6 +246,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 isinstance(a, int) and a > MAX_TEXT for a in (*args, *kwargs.values())
             ):
                 raise SecurityError(f"{name}() width too large")
+            if name == "expandtabs":
+                size = len(owner) + owner.count("\t") * int((args or [8])[0] or 0)
+                if size > MAX_TEXT:
+                    raise SecurityError(f"expandtabs() result too large (over {MAX_TEXT:,})")
             if name == "join" and args:
                 _check_join(owner, args[0])
             if name == "replace" and len(args) >= 2:
@@ -220,7 +294,7 @@ def _fields(fmt: str) -> list[tuple[str, str | None, str | None, str | None]]:
 def _check_fields(fmt: str, fields: int, values: Any) -> None:
     """`'{0}{0}'.format(a)` or `'%s%s' % (a, a)`, twenty lines in a row, doubles a string
     each time: bound the result by its fields times the longest value, before it is built."""
-    longest = max((len(str(v)) for v in values), default=0)
+    longest = max((text_size(v) for v in values), default=0)
     if len(fmt) + fields * longest > MAX_OUTPUT:
         raise SecurityError(f"formatted string too large (over {MAX_OUTPUT:,} characters)")
 
@@ -278,7 +352,7 @@ def _check_addition(left: Any, right: Any) -> None:
 
 def _check_join(separator: str, items: Any) -> None:
     if isinstance(items, str | list | tuple):
-        total = sum(len(str(i)) for i in items) + len(separator) * max(0, len(items) - 1)
+        total = sum(text_size(i) for i in items) + len(separator) * max(0, len(items) - 1)
         if total > MAX_TEXT:
             raise SecurityError(f"join too large (over {MAX_TEXT:,} characters)")
 
@@ -287,6 +361,8 @@ def _bounded(filter_func: Any, width_args: tuple[int, ...]) -> Any:
     """A filter whose numeric arguments (widths) may not exceed MAX_TEXT."""
 
     def bounded(*args: Any, **kwargs: Any) -> Any:
+        if filter_func.__name__ == "do_indent" and args:
+            _check_indent(args[0], *args[1:2], **{k: v for k, v in kwargs.items() if k == "width"})
         if filter_func.__name__ == "do_format" and args and isinstance(args[0], str):
             _check_percent(args[0])
             _check_fields(args[0], args[0].count("%"), [*args[1:], *kwargs.values()])
@@ -305,6 +381,29 @@ def _bounded(filter_func: Any, width_args: tuple[int, ...]) -> Any:
     if hasattr(filter_func, "jinja_pass_arg"):
         bounded.jinja_pass_arg = filter_func.jinja_pass_arg  # type: ignore[attr-defined]
     return bounded
+
+
+def _check_indent(text: Any, width: Any = 4) -> None:
+    """`('\\n' * 9999) | indent(9999, blank=true)`: every line gets the indent."""
+    _check_text(text)
+    pad = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+    if len(str(text)) + (str(text).count("\n") + 1) * pad > MAX_TEXT:
+        raise SecurityError(f"indent result too large (over {MAX_TEXT:,} characters)")
+
+
+def _text_filter(filter_func: Any) -> Any:
+    """A filter that turns its subject into text (`upper`, `string`, ...): not a list or
+    dict whose text would be huge."""
+    index = 1 if hasattr(filter_func, "jinja_pass_arg") else 0
+
+    def text_filter(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > index:
+            _check_text(args[index])
+        return filter_func(*args, **kwargs)
+
+    if hasattr(filter_func, "jinja_pass_arg"):
+        text_filter.jinja_pass_arg = filter_func.jinja_pass_arg  # type: ignore[attr-defined]
+    return text_filter
 
 
 def _check_repetition(seq: Any, count: Any) -> None:
@@ -328,11 +427,13 @@ def _join_filter(join: Any) -> Any:
 
 
 def make_environment() -> Sandbox:
-    env = Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalize)
     env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
     env.filters["slug"] = slug
     for name, widths in (("center", (1,)), ("indent", (1,)), ("format", ()), ("replace", ())):
         env.filters[name] = _bounded(env.filters[name], widths)
+    for name in _TEXT_FILTERS:  # around _bounded, which knows a filter by its name
+        env.filters[name] = _text_filter(env.filters[name])
     env.filters["join"] = _join_filter(env.filters["join"])
     env.globals = {"range": env.globals["range"]}
     return env
