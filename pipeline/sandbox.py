@@ -230,6 +230,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
         if operator == "*":
             _check_repetition(left, right)
             _check_repetition(right, left)
+            # squaring in a row: one C call each, which no timer interrupts
+            ints = isinstance(left, int) and isinstance(right, int)
+            if ints and left.bit_length() + right.bit_length() > 40_000:
+                raise SecurityError("number too large")
         if operator == "%" and isinstance(left, str):
             _check_percent(left)
             _check_fields(left, left.count("%"), _percent_values(right))

@@ -347,6 +347,7 @@ def doubling(join: str, start: str = "'x' * 9999", times: int = 20) -> str:
         pytest.param("{{ '{}'.format(['x' * 9999] * 10000) }}", id="format-a-list"),
         pytest.param("{{ '%s' % ((['x' * 9999] * 10000),) }}", id="percent-a-list"),
         pytest.param("{{ {'k': ['x' * 9999] * 10000} }}", id="print-a-dict"),
+        pytest.param(doubling("*", "10 ** 99"), id="int-squaring"),
         pytest.param("{{ ('x' * 9999).encode() * 20000 }}", id="bytes-repeat"),
         pytest.param("{{ 'x'.encode().ljust(200000000) }}", id="bytes-ljust"),
         pytest.param("{{ (5).to_bytes(200000000, 'big') }}", id="int-to-bytes"),
