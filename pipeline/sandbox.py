@@ -132,6 +132,11 @@ def text_size(value: Any, limit: int = MAX_OUTPUT, depth: int = 0) -> int:
     return size
 
 
+def _str_size(value: Any) -> int:
+    """How long `str(value)` would be (a string's own length: no quotes at the top)."""
+    return len(value) if isinstance(value, str) else text_size(value)
+
+
 def _check_text(value: Any, what: str = "value") -> None:
     """Before a list or dict is turned into text: not if the text would be huge."""
     if not isinstance(value, _SCALARS) and text_size(value) > MAX_OUTPUT:
@@ -251,8 +256,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
             ):
                 raise SecurityError(f"{name}() width too large")
             if name == "expandtabs":
-                size = len(owner) + owner.count("\t") * int((args or [8])[0] or 0)
-                if size > MAX_TEXT:
+                tab = args[0] if args else kwargs.get("tabsize", 8)
+                if isinstance(tab, int) and len(owner) + owner.count("\t") * tab > MAX_TEXT:
                     raise SecurityError(f"expandtabs() result too large (over {MAX_TEXT:,})")
             if name == "join" and args:
                 _check_join(owner, args[0])
@@ -298,7 +303,7 @@ def _fields(fmt: str) -> list[tuple[str, str | None, str | None, str | None]]:
 def _check_fields(fmt: str, fields: int, values: Any) -> None:
     """`'{0}{0}'.format(a)` or `'%s%s' % (a, a)`, twenty lines in a row, doubles a string
     each time: bound the result by its fields times the longest value, before it is built."""
-    longest = max((text_size(v) for v in values), default=0)
+    longest = max(map(_str_size, values), default=0)
     if len(fmt) + fields * longest > MAX_OUTPUT:
         raise SecurityError(f"formatted string too large (over {MAX_OUTPUT:,} characters)")
 
@@ -356,7 +361,7 @@ def _check_addition(left: Any, right: Any) -> None:
 
 def _check_join(separator: str, items: Any) -> None:
     if isinstance(items, str | list | tuple):
-        total = sum(text_size(i) for i in items) + len(separator) * max(0, len(items) - 1)
+        total = sum(map(_str_size, items)) + len(separator) * max(0, len(items) - 1)
         if total > MAX_TEXT:
             raise SecurityError(f"join too large (over {MAX_TEXT:,} characters)")
 

@@ -340,6 +340,7 @@ def doubling(join: str, start: str = "'x' * 9999", times: int = 20) -> str:
         pytest.param("{{ ('\\n' * 9999) | indent(20000, blank=true) }}", id="indent-blank"),
         pytest.param("{{ ('\\n' * 9999) | indent('y' * 20000) }}", id="indent-by-text"),
         pytest.param("{{ ('\\t' * 9999).expandtabs(20000) }}", id="str-expandtabs"),
+        pytest.param("{{ ('\\t' * 9999).expandtabs(tabsize=9999) }}", id="expandtabs-keyword"),
         pytest.param("{{ ['x' * 9999] * 10000 }}", id="print-a-list"),
         pytest.param("{{ (['x' * 9999] * 10000) | string }}", id="list-to-string"),
         pytest.param("{{ (['x' * 9999] * 10000) | upper }}", id="list-upper"),

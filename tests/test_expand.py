@@ -115,6 +115,28 @@ def test_sandbox_refuses_escapes_and_bombs(template: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("template", "prompt"),
+    [
+        ("{{ (['ab'] * 4000) | join }}", "ab" * 4000),  # 8,000 characters of short items
+        ("{{ ','.join(['abc'] * 2000) }}", ",".join(["abc"] * 2000)),
+        ("{{ '{0}-{1}-{0}'.format('a' * 3000, 'b') }}", "a" * 3000 + "-b-" + "a" * 3000),
+        ("{{ '%s %s' % ('x' * 4000, 'y') }}", "x" * 4000 + " y"),
+        ("{% for i in range(800) %}{{ 'z' * 10 }}{% endfor %}", "z" * 8000),
+        ("{% set b %}{% for c in 'abc' %}{{ c }}-{% endfor %}{% endset %}{{ b }}", "a-b-c-"),
+        ("{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(1) ~ m(2) }}", "<1><2>"),
+        ("{{ ([1, 2] + [3]) ~ {'k': 'v'} }}", "[1, 2, 3]{'k': 'v'}"),
+        ("{{ 'a\\nb\\nc' | indent(2) }}", "a\n  b\n  c"),
+        ("{{ 'tea'.translate({116: 'T', 97: 'ah'}) }}", "Teah"),
+        ("{{ ('x' * 5000) ~ ('y' * 4000) }}", "x" * 5000 + "y" * 4000),
+        ("{{ (10 ** 99 * 10 ** 99) | string | length }}", "199"),
+    ],
+)
+def test_the_sandbox_bounds_leave_ordinary_templates_alone(template: str, prompt: str) -> None:
+    (job,) = jobs_of(f'  a: {{prompt: "{template}", sizes: ["1:1"]}}\n')
+    assert job.spec.prompt == prompt
+
+
+@pytest.mark.parametrize(
     "tag",
     [
         "{% include 'x.txt' %}",
