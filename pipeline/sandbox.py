@@ -240,8 +240,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
             if ints and left.bit_length() + right.bit_length() > 40_000:
                 raise SecurityError("number too large")
         if operator == "%" and isinstance(left, str):
-            _check_percent(left)
-            _check_fields(left, left.count("%"), _percent_values(right))
+            _check_percent(left, right)
         if operator == "+":
             _check_addition(left, right)
         return super().call_binop(context, operator, left, right)
@@ -308,17 +307,17 @@ def _check_fields(fmt: str, fields: int, values: Any) -> None:
         raise SecurityError(f"formatted string too large (over {MAX_OUTPUT:,} characters)")
 
 
-def _percent_values(args: Any) -> list[Any]:
-    if isinstance(args, dict):
-        return list(args.values())
-    return list(args) if isinstance(args, tuple) else [args]
-
-
-def _check_percent(fmt: str) -> None:
-    """`'%200000000s' % x` (and the `format` filter, which does the same)."""
+def _check_percent(fmt: str, args: Any) -> None:
+    """`fmt % args` (and the `format` filter, which does the same): `'%200000000s' % x`
+    by its widths, `'%s%s' % (a, a)` by its size (each `%` counted as a field)."""
     for width, precision in _WIDTHS.findall(fmt):
         if "*" in (width, precision) or max(int(width or 0), int(precision or 0)) > MAX_TEXT:
             raise SecurityError("format width too large")
+    if isinstance(args, dict):
+        values = list(args.values())
+    else:
+        values = list(args) if isinstance(args, tuple) else [args]
+    _check_fields(fmt, fmt.count("%"), values)
 
 
 def _check_replace(text: str, old: Any, new: Any) -> None:
@@ -373,8 +372,7 @@ def _bounded(filter_func: Any, width_args: tuple[int, ...]) -> Any:
         if filter_func.__name__ == "do_indent" and args:
             _check_indent(args[0], *args[1:2], **{k: v for k, v in kwargs.items() if k == "width"})
         if filter_func.__name__ == "do_format" and args and isinstance(args[0], str):
-            _check_percent(args[0])
-            _check_fields(args[0], args[0].count("%"), [*args[1:], *kwargs.values()])
+            _check_percent(args[0], kwargs or tuple(args[1:]))  # as do_format applies it
         if filter_func.__name__ == "do_replace" and len(args) >= 4:  # (eval_ctx, s, old, new)
             _check_replace(str(args[1]), args[2], args[3])
         for i in width_args:
