@@ -6,7 +6,7 @@ the fault's *stage*:
 * ``before``: transport-level, checked right after authentication, before validation
   (``status``, ``drop``, ``reset``, ``slow``; not paid).
 * ``provider``: applied by the provider emulation once the request is valid
-  (``content_refusal``, ``job_failed`` on submit; ``expired`` on poll).
+  (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
   paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, and ``status``/``drop``/
   ``reset`` when injected with ``after=True``).
@@ -45,11 +45,12 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
     "expired": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
+    "no_image": {},
 }
 FAULTS = tuple(FAULT_PARAMS)
 
 DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
-_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired"}
+_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "no_image"}
 _AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type"}
 
 
@@ -87,6 +88,8 @@ def make_fault(
         raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
     if fault not in FAULT_PARAMS:
         raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
+    if fault == "no_image" and provider not in ("cloudflare", "recraft"):
+        raise ValueError("fault 'no_image' is for the synchronous providers (cloudflare, recraft)")
     phase = on or DEFAULT_PHASE.get(fault, "submit")
     if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
