@@ -117,6 +117,12 @@ def test_plain_build_after_a_paid_build_refuses_to_publish_placeholders(
     assert latest(p) == paid_dist, "the very images paid for in the first build"
 
 
+def test_build_help_names_the_choice(run: Run, tmp_path: Path) -> None:
+    code, out, _ = run(tmp_path, "build", "--help")
+    assert code == 0
+    assert "--replace-paid      Let another provider replace outputs a paid provider" in out
+
+
 def test_moving_from_placeholders_to_a_paid_provider_is_not_refused(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
