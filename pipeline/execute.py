@@ -44,6 +44,7 @@ class _Refusal:
     """A provider that refused the account (401, 402, 403): every job of it that had not
     been sent yet is not sent, and the first failure says so, once."""
 
+    status: int | None
     jobs: set[int] = field(default_factory=set)  # id() of the JobPlans it refused
     failure: Failure | None = None  # the first of them
     refused: int = 0  # the others, in flight at the same time
@@ -277,7 +278,11 @@ class Executor:
             return
         self.outcome.failures.append(Failure(jp, message))
         if refusal is not None and id(jp) in refusal.jobs:
-            refusal.failure = self.outcome.failures[-1]
+            refusal.failure = self.outcome.failures[-1]  # its message: in the final report
+            message = (
+                f"{jp.job.provider} refused the account (HTTP {refusal.status}): "
+                f"its jobs not sent yet will not be sent"
+            )
         self.progress("failed", jp, message)
         if not self.keep_going:
             self._stop = True
@@ -361,7 +366,7 @@ class Executor:
         except ProviderError as exc:
             if exc.status not in ACCOUNT_REFUSED:
                 raise
-            self._refused.setdefault(jp.job.provider, _Refusal()).jobs.add(id(jp))
+            self._refused.setdefault(jp.job.provider, _Refusal(exc.status)).jobs.add(id(jp))
             if not accepted or exc.retryable:
                 raise
             raise ProviderError(  # retryable: run_job keeps the journal entry

@@ -134,6 +134,14 @@ def test_moving_from_placeholders_to_a_paid_provider_is_not_refused(
     assert "published dist/v0002" in out
     assert {e["provider"] for e in lock_entries(p).values()} == {"runware"}
 
+    # and back: the placeholders are all cached (nothing to generate), still refused
+    code, out, _ = run(p, "plan")
+    assert "reuse    hero 1344x768 [local/recraft-v4] provider changed runware -> local" in out
+    assert "0 to generate, 0 to derive, 3 up to date" in out
+    code, _, err = run(p, "build")
+    assert code == 1 and "would be replaced by local placeholders" in err
+    assert versions(p) == ["v0001", "v0002"]
+
 
 def test_another_paid_provider_is_not_paid_to_redo_them(
     run: Run, tmp_path: Path, remote: Emulator
@@ -236,8 +244,9 @@ def test_a_refused_account_stops_its_provider_with_one_message(
     refused = int(match[2]) if match[3] == "refused" else 0
     not_sent = int(match[4] or 0) if refused else int(match[2])
     assert refused + not_sent == 5 and refused <= jobs - 1
-    # said as it happened (the progress line) and in the report: not once per job
-    assert err.count(message) == 2
+    # the provider's message once, not once per job; the progress line said what happened
+    assert err.count(message) == 1
+    assert f"{many} refused the account (HTTP {status}): its jobs not sent yet will " in err
     assert re.search(rf"generated 2, .*failed 1, not sent {not_sent}, ", out)
     assert "nothing published" in out and not (p / "dist").exists()
     assert journal(p) == {}, "nothing was accepted: nothing to collect"
