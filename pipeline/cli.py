@@ -159,6 +159,12 @@ def plan(
     help="Refuse to start when the estimate is over USD.",
 )
 @provider_option
+@click.option(
+    "--replace-paid",
+    is_flag=True,
+    help="Let another provider replace outputs a paid provider made from the same request "
+    "(refused otherwise: e.g. local placeholders over runware images).",
+)
 @click.option("--dry-run", is_flag=True, help="Plan only; generate and write nothing.")
 @max_jobs_option
 @pass_ctx
@@ -173,6 +179,7 @@ def build(
     max_wait: float | None,
     max_cost: float | None,
     provider: str | None,
+    replace_paid: bool,
     dry_run: bool,
     max_jobs: int | None,
 ) -> None:
@@ -209,6 +216,7 @@ def build(
                 max_cost=max_cost,
                 progress=progress,
                 notify=say,
+                replace_paid=replace_paid,
             )
         finally:
             progress.close()
@@ -243,7 +251,7 @@ def status(c: Context, check: bool, provider: str | None) -> None:
         click.echo(f"  {reason}")
     if len(result.reasons) > len(shown):
         click.echo(f"  ... and {len(result.reasons) - len(shown)} more")
-    click.echo(f"stale: {len(result.reasons)} difference(s); run brandkit build")
+    click.echo(f"stale: {len(result.reasons)} difference(s); {result.advice}")
     if check:
         sys.exit(1)
 

@@ -40,6 +40,24 @@ class Failure:
 
 
 @dataclass
+class _Refusal:
+    """A provider that refused the account (401, 402, 403): every job of it that had not
+    been sent yet is not sent, and the first failure says so, once."""
+
+    status: int | None
+    jobs: set[int] = field(default_factory=set)  # id() of the JobPlans it refused
+    failure: Failure | None = None  # the first of them
+    refused: int = 0  # the others, in flight at the same time
+    not_sent: int = 0
+
+    def tally(self) -> str:
+        """`: 7 more jobs not sent`, `: 1 more job refused, 7 not sent`."""
+        first, n = ("refused", self.refused) if self.refused else ("not sent", self.not_sent)
+        text = f": {n} more job{'s' if n != 1 else ''} {first}"
+        return text + (f", {self.not_sent} not sent" if self.refused and self.not_sent else "")
+
+
+@dataclass
 class Outcome:
     records: dict[str, Record] = field(default_factory=dict)  # output path -> record
     failures: list[Failure] = field(default_factory=list)
@@ -88,6 +106,7 @@ class Executor:
         self._contexts: dict[str, RunContext] = {}
         self._secrets: list[str] = []
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
+        self._refused: dict[str, _Refusal] = {}  # providers that said 401, 402 or 403
         self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
 
     # -- set-up ------------------------------------------------------------------------------
@@ -165,6 +184,9 @@ class Executor:
                 with self._signals():
                     await asyncio.gather(*self._tasks, return_exceptions=True)
             self.outcome.pending = len(self.journal.entries())
+        for refusal in self._refused.values():
+            if refusal.failure is not None and (refusal.refused or refusal.not_sent):
+                refusal.failure.message += refusal.tally()
         return self.outcome
 
     def _sweep_journal(self) -> list[dict[str, Any]]:
@@ -249,7 +271,18 @@ class Executor:
 
     def fail(self, jp: JobPlan, message: str) -> None:
         message = self.redact(message)
+        refusal = self._refused.get(jp.job.provider)
+        if refusal is not None and id(jp) in refusal.jobs and refusal.failure is not None:
+            refusal.refused += 1  # the same refusal again: said once, by the first job
+            self.progress("failed", jp, "")
+            return
         self.outcome.failures.append(Failure(jp, message))
+        if refusal is not None and id(jp) in refusal.jobs:
+            refusal.failure = self.outcome.failures[-1]  # its message: in the final report
+            message = (
+                f"{jp.job.provider} refused the account (HTTP {refusal.status}): "
+                f"its jobs not sent yet will not be sent"
+            )
         self.progress("failed", jp, message)
         if not self.keep_going:
             self._stop = True
@@ -263,7 +296,9 @@ class Executor:
     async def generate(self, jp: JobPlan) -> Record | None:
         job = jp.job
         async with self.limit(job.provider):
-            if self._stop:
+            if self._stop or job.provider in self._refused:
+                if job.provider in self._refused:
+                    self._refused[job.provider].not_sent += 1
                 self.outcome.skipped += 1
                 self.progress("skipped", jp, "")
                 return None
@@ -274,7 +309,7 @@ class Executor:
                 if provider.asynchronous
                 else contextlib.nullcontext(lambda: None)
             )
-            with starting as submitted:
+            with starting as started, self._watch_account(jp, started) as submitted:
                 ctx = replace(
                     self._contexts[job.provider],
                     note=partial(
@@ -313,6 +348,30 @@ class Executor:
         self.outcome.generated += 1
         self.outcome.cost_usd += result.cost_usd or 0.0
         return record
+
+    @contextlib.contextmanager
+    def _watch_account(self, jp: JobPlan, submitted: Callable[[], None]) -> Any:
+        """Around a job's exchange with its provider (not the image download): a 401, 402
+        or 403 refuses the account, so the provider's jobs not sent yet are not sent. A job
+        the provider had accepted stays journaled, for a later build to collect."""
+        accepted = False
+
+        def accept() -> None:
+            nonlocal accepted
+            accepted = True
+            submitted()
+
+        try:
+            yield accept
+        except ProviderError as exc:
+            if exc.status not in ACCOUNT_REFUSED:
+                raise
+            self._refused.setdefault(jp.job.provider, _Refusal(exc.status)).jobs.add(id(jp))
+            if not accepted or exc.retryable:
+                raise
+            raise ProviderError(  # retryable: run_job keeps the journal entry
+                exc.provider, exc.message, retryable=True, status=exc.status, code=exc.code
+            ) from None
 
     async def _resume(self, key: str, provider: Any, ctx: RunContext) -> Generated | None:
         entry = self.journal.get(key)
@@ -496,6 +555,7 @@ def _collectable(entry: dict[str, Any]) -> bool:
 
 
 _GONE = frozenset({403, 404, 410})  # a journaled image link that no longer answers
+ACCOUNT_REFUSED = frozenset({401, 402, 403})  # a bad key, no credit, no permission
 
 
 def _journaled(result: Generated) -> dict[str, Any]:

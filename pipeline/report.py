@@ -30,12 +30,13 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "outputs": len(plan.outputs),
             "estimated_cost_usd": plan.estimated_cost_usd,
             "unknown_prices": sorted(plan.unknown_prices),
+            "replaces_paid": sum(len(j.replaces_paid) for j in plan.jobs),
         },
     }
 
 
 def _job_json(j: JobPlan) -> dict[str, Any]:
-    return {
+    data = {
         "key": j.job.key,
         "asset": j.job.asset,
         "assets": j.assets,
@@ -56,6 +57,11 @@ def _job_json(j: JobPlan) -> dict[str, Any]:
         ],
         "estimated_cost_usd": j.estimated_cost_usd,
     }
+    if j.replaces_paid:  # only on such jobs: a plan of 10,000 jobs stays as small
+        data["replaces_paid"] = [
+            {"path": e.path, "provider": e.provider, "model": e.model} for e in j.replaces_paid
+        ]
+    return data
 
 
 def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
@@ -72,7 +78,7 @@ def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
 def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) -> None:
     out = out or sys.stdout
     for j in plan.jobs:
-        if j.status == "reuse" and not verbose:
+        if j.status == "reuse" and not verbose and not j.replaces_paid:
             continue
         spec = j.job.spec
         cost = f"  ${j.estimated_cost_usd:.3f}" if j.status == "generate" else ""
@@ -99,6 +105,13 @@ def plan_summary(plan: Plan) -> str:
     parts.append(f"estimated cost ${plan.estimated_cost_usd:.2f}")
     if plan.unknown_prices:
         parts.append(f"(no price known for {', '.join(sorted(plan.unknown_prices))})")
+    replacements = plan.paid_replacements()
+    if replacements:
+        from .plan import describe_paid_replacements
+
+        parts.append(
+            f"{describe_paid_replacements(replacements)}: build refuses without --replace-paid"
+        )
     return "; ".join(parts)
 
 
@@ -109,7 +122,9 @@ def build_summary(result: BuildResult) -> str:
     earlier = f" ({o.resumed} collected from an earlier build)" if o.resumed else ""
     text = (
         f"generated {o.generated}{earlier}, derived {o.derived}, reused {o.reused}, "
-        f"failed {len(o.failures)}, cost ${o.cost_usd:.2f}"
+        f"failed {len(o.failures)}, "
+        + (f"not sent {o.skipped}, " if o.skipped else "")
+        + f"cost ${o.cost_usd:.2f}"
     )
     if result.published is None:
         text += "; nothing published (finished images are cached: rerun to resume)"

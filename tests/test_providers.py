@@ -113,7 +113,9 @@ def test_wrong_key_fails_cleanly_without_retrying_or_leaking(
     assert code == 1
     assert "request unauthorized (HTTP 401)" in err
     assert "rc-WRONG-secret-value" not in out + err
-    assert len(remote.requests) == 3, "401 is never retried"
+    prompts = [r.json["prompt"] for r in remote.requests]
+    assert 1 <= len(prompts) == len(set(prompts)), "401 is never retried"
+    assert len(re.findall(r"^failed: ", err, re.M)) == 1, "said once, not once per job"
 
 
 def test_base_url_from_the_manifest(
