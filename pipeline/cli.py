@@ -310,7 +310,19 @@ def gc(c: Context, keep: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The one boundary where errors become messages and exit codes."""
+    """The one boundary where errors become messages and exit codes, and where every
+    line printed passes through report.printable (no terminal escapes) with the keys in
+    the environment replaced by ***."""
+    import os
+
+    from .report import SECRET_VARIABLES, safe_output
+
+    secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
+    with safe_output(secrets):
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="brandkit", standalone_mode=False)
     except click.exceptions.Abort:
