@@ -364,13 +364,21 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _crash_log(exc: BaseException) -> Path:
+    import os
     import tempfile
     import traceback
 
-    fd, name = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
+    from .report import SECRET_VARIABLES
+
+    text = "".join(traceback.format_exception(exc))
+    for name in SECRET_VARIABLES:  # a key must not reach a file, even this one
+        secret = (os.environ.get(name) or "").strip()
+        if len(secret) >= 4:
+            text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+    fd, path = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
     with open(fd, "w") as f:
-        traceback.print_exception(exc, file=f)
-    return Path(name)
+        f.write(text)
+    return Path(path)
 
 
 def entry() -> None:

@@ -192,3 +192,27 @@ def assert_not_written(p: Path, forms: set[str]) -> set[str]:
         for form in forms:
             assert form.encode() not in data, (f, form)
     return {f.name for f in written}
+
+
+def test_an_internal_error_carrying_a_key_prints_and_logs_none_of_it(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from pipeline import workflow
+
+    key = "sk-Zq8vT1nR4kW9xP"
+    monkeypatch.setenv("RECRAFT_API_TOKEN", key)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken(*args: object, **kw: object) -> None:
+        raise RuntimeError(f"boom with {key!r} and {key}\x1b[2J")
+
+    monkeypatch.setattr(workflow, "load", broken)
+    write_manifest(tmp_path / "p", kit("local"))
+    code, out, err = run(tmp_path / "p", "validate")
+    assert code == 3 and "internal error: RuntimeError: boom with" in err
+    assert key not in out + err and "\x1b" not in err
+    logs = list(tmp_path.glob("brandkit-crash-*.log"))
+    assert len(logs) == 1 and "RuntimeError: boom" in logs[0].read_text()
+    assert key not in logs[0].read_text()
