@@ -318,7 +318,19 @@ def gc(c: Context, keep: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The one boundary where errors become messages and exit codes."""
+    """The one boundary where errors become messages and exit codes, and where every
+    line printed passes through report.printable (no terminal escapes) with the keys in
+    the environment replaced by ***."""
+    import os
+
+    from .report import SECRET_VARIABLES, safe_output
+
+    secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
+    with safe_output(secrets):
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="brandkit", standalone_mode=False)
     except click.exceptions.Abort:
@@ -360,13 +372,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _crash_log(exc: BaseException) -> Path:
+    import os
     import tempfile
     import traceback
 
-    fd, name = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
+    from .report import SECRET_VARIABLES
+
+    text = "".join(traceback.format_exception(exc))
+    for name in SECRET_VARIABLES:  # a key must not reach a file, even this one
+        secret = (os.environ.get(name) or "").strip()
+        if len(secret) >= 4:
+            text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+    fd, path = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
     with open(fd, "w") as f:
-        traceback.print_exception(exc, file=f)
-    return Path(name)
+        f.write(text)
+    return Path(path)
 
 
 def entry() -> None:

@@ -30,7 +30,16 @@ from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
-from .providers.http import PollPolicy, RetryPolicy, download, import_httpx, remove_parts
+from .providers.http import (
+    KeyGuard,
+    PollPolicy,
+    RetryPolicy,
+    download,
+    import_httpx,
+    remove_parts,
+    secret_forms,
+)
+from .providers.trust import accept, clean_fields
 
 
 @dataclass
@@ -105,6 +114,7 @@ class Executor:
         self._handoffs: dict[str, Handoff] = {}
         self._contexts: dict[str, RunContext] = {}
         self._secrets: list[str] = []
+        self._guard = KeyGuard()  # each provider's keys to its own base origin only
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
         self._refused: dict[str, _Refusal] = {}  # providers that said 401, 402 or 403
         self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
@@ -150,6 +160,7 @@ class Executor:
             follow_redirects=True,
             headers={"User-Agent": _user_agent()},
             transport=transport(httpx),
+            event_hooks={"request": [self._guard]},
         )
 
     def _context(self, name: str, client: Any) -> RunContext:
@@ -157,10 +168,13 @@ class Executor:
         settings = self.manifest.providers.get(name)
         keys = provider.keys(self.env)
         self._secrets.extend(v for v in keys.values() if len(v) >= 4)
+        base_url = provider.base_url(settings.base_url if settings else None, self.env)
+        if keys:
+            self._guard.allow(name, base_url, keys)
         return RunContext(
             client=client,
             keys=keys,
-            base_url=provider.base_url(settings.base_url if settings else None, self.env),
+            base_url=base_url,
             tmp_dir=self.cache.tmp,
             retry=RetryPolicy.from_env(self.env),
             poll=PollPolicy.from_env(self.env),
@@ -288,10 +302,28 @@ class Executor:
             self._stop = True
 
     def redact(self, text: str) -> str:
-        """Never let a key reach a message, even if a provider echoes it back."""
+        """Never let a key reach a message, even if a provider echoes it back (raw,
+        repr- or JSON-escaped, percent-encoded); and one message is one line."""
         for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+            for form in secret_forms(secret):
+                text = text.replace(form, "***")
+        return text.replace("\r\n", "\n").replace("\n", "\\n")
+
+    def _accept(self, provider: str, result: Generated) -> Generated:
+        """A provider's result as it may be journaled and stored (trust.accept)."""
+        result, warnings = accept(provider, result)
+        for warning in warnings:
+            self.notify(f"warning: {provider}: {warning}")
+        return result
+
+    def _note(self, key: str, provider: str, model: str, spec: Any, **fields: Any) -> None:
+        """Journal what it takes to collect a job; ids a provider sent are checked first
+        (the result's own fields were checked by _accept)."""
+        checked = {k: v for k, v in fields.items() if k in _ACCEPTED}
+        kept, dropped = clean_fields({k: v for k, v in fields.items() if k not in _ACCEPTED})
+        for name in dropped:
+            self.notify(f"warning: {provider}: ignored the {name} it returned (not a short id)")
+        self.journal.record(key, provider=provider, model=model, spec=spec, **kept, **checked)
 
     async def generate(self, jp: JobPlan) -> Record | None:
         job = jp.job
@@ -313,7 +345,7 @@ class Executor:
                 ctx = replace(
                     self._contexts[job.provider],
                     note=partial(
-                        self.journal.record,
+                        self._note,
                         job.key,
                         provider=job.provider,
                         model=job.model,
@@ -325,7 +357,9 @@ class Executor:
                 if result is None and job.provider != "local" and not provider.journals_id:
                     ctx.note()  # the intent, before anything that may be charged is sent
                 if result is None:
-                    result = await provider.generate(jp.request, job.model, ctx)
+                    result = self._accept(
+                        job.provider, await provider.generate(jp.request, job.model, ctx)
+                    )
                     if result.url is not None and not provider.asynchronous:
                         # Paid, not fetched yet, and a synchronous provider can't be asked
                         # again: the URL is the way back to the image if this build stops.
@@ -390,15 +424,16 @@ class Executor:
         """An earlier build's paid job: the image URL it journaled (a synchronous provider,
         stopped before the download), else whatever the provider can say (or JobGone)."""
         if entry.get("url") and not provider.asynchronous:
-            return Generated(
+            result = Generated(
                 url=entry["url"],
                 seed=entry.get("seed"),
                 cost_usd=entry.get("cost_usd"),
                 credits=entry.get("credits"),
                 meta=entry.get("meta") or {},
             )
-        result: Generated = await provider.resume(entry, ctx)
-        return result
+        else:
+            result = await provider.resume(entry, ctx)
+        return self._accept(provider.name, result)
 
     async def collect_orphan(self, entry: dict[str, Any]) -> None:
         """A job paid for by an earlier build whose manifest entry has since changed: keep
@@ -546,6 +581,9 @@ def _output_meta(
         credits=source.credits,
         spec=spec,
     )
+
+
+_ACCEPTED = frozenset({"seed", "cost_usd", "credits", "meta"})  # checked by trust.accept
 
 
 def _collectable(entry: dict[str, Any]) -> bool:

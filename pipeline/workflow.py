@@ -51,7 +51,11 @@ def load(
     expander = Expander(
         manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
     )
-    return Loaded(project, manifest, expander.expand(), expander.warnings)
+    jobs = expander.expand()
+    from .providers.trust import base_url_notes
+
+    notes = base_url_notes(manifest.providers, dict(os.environ))
+    return Loaded(project, manifest, jobs, [*expander.warnings, *notes])
 
 
 @contextmanager
@@ -117,6 +121,8 @@ def build(
         from .providers import get_provider
 
         get_provider(provider).keys(dict(os.environ))
+        settings = loaded.manifest.providers.get(provider)  # a base_url not confirmed: refuse
+        get_provider(provider).base_url(settings.base_url if settings else None, dict(os.environ))
     outcome = execute(
         the_plan,
         cache,

@@ -8,8 +8,11 @@ the fault's *stage*:
 * ``provider``: applied by the provider emulation once the request is valid
   (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
-  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, and ``status``/``drop``/
-  ``reset`` when injected with ``after=True``).
+  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, and
+  ``status``/``drop``/``reset`` when injected with ``after=True``).
+
+``redirect`` (a ``before`` fault) answers with a redirect to the same path on the foreign origin
+(foreign.py); ``tamper`` rewrites fields of a JSON answer (see handler.py).
 
 Only the head of a queue is looked at, so faults fire in the order they were injected, and a
 request consumes at most one fault.
@@ -46,12 +49,15 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "expired": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
     "no_image": {},
+    "redirect": {"status": (int,)},
+    "tamper": {"fields": (dict,)},
 }
 FAULTS = tuple(FAULT_PARAMS)
+REDIRECTS = (301, 302, 303, 307, 308)
 
 DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
 _PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "no_image"}
-_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type"}
+_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type", "tamper"}
 
 
 @dataclass
@@ -108,6 +114,8 @@ def make_fault(
             raise ValueError("status must be an HTTP error status (400-599)")
     if fault == "slow":
         params.setdefault("seconds", 1.0)
+    if fault == "redirect" and params.setdefault("status", 302) not in REDIRECTS:
+        raise ValueError(f"status must be a redirect ({', '.join(map(str, REDIRECTS))})")
     return Fault(provider, fault, phase, times, params)
 
 
