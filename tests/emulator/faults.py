@@ -6,7 +6,7 @@ the fault's *stage*:
 * ``before``: transport-level, checked right after authentication, before validation
   (``status``, ``drop``, ``reset``, ``slow``; not paid).
 * ``provider``: applied by the provider emulation once the request is valid
-  (``content_refusal``, ``job_failed`` on submit; ``expired`` on poll).
+  (``content_refusal``, ``job_failed`` on submit; ``expired``, ``unknown`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
   paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, and ``status``/``drop``/
   ``reset`` when injected with ``after=True``).
@@ -42,14 +42,20 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "malformed_json": {},
     "truncated_image": {},
     "wrong_content_type": {},
-    "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
+    "job_failed": {"code": (str,), "message": (str,), "paid": (bool,), "in_data": (bool,)},
     "expired": {},
+    "unknown": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
 }
 FAULTS = tuple(FAULT_PARAMS)
 
-DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
-_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired"}
+DEFAULT_PHASE = {
+    "truncated_image": "download",
+    "wrong_content_type": "download",
+    "expired": "poll",
+    "unknown": "poll",
+}
+_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "unknown"}
 _AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type"}
 
 
