@@ -81,6 +81,7 @@ def build(
     max_cost: float | None = None,
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
+    max_wait: float | None = None,
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
     interrupted: finished images stay cached and in-flight ones journaled."""
@@ -111,6 +112,7 @@ def build(
         keep_going=keep_going,
         progress=progress,
         notify=notify,
+        max_wait=max_wait,
     )
     if outcome.interrupted:
         raise Interrupted(
