@@ -169,6 +169,15 @@ def test_max_wait_is_passed_as_a_value_not_through_the_environment(
     assert "BRANDKIT_MAX_WAIT" not in os.environ
 
 
+def test_max_wait_still_caps_retry_after(run: Run, tmp_path: Path, remote: Emulator) -> None:
+    remote.inject("runware", "status", status=429, retry_after=3600)
+    p = project(tmp_path, "runware")
+    code, _, err = run(p, "build", "--only", "hero", "--max-wait", "5")
+    assert code == 1
+    assert "retry after 3600s, longer than the 5s we wait (--max-wait)" in err
+    assert remote.paid_by_provider["runware"] == 0
+
+
 def test_a_pixeldojo_job_past_max_wait_stays_journaled(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
@@ -227,6 +236,19 @@ def test_pixeldojo_polls_are_paced_across_the_build(
 
 
 # --- 5. PixelDojo's key stays on its origin ---------------------------------------------
+
+
+def test_the_poll_url_is_built_on_the_configured_base() -> None:
+    from pipeline.providers.pixeldojo import poll_url
+
+    base = "https://pixeldojo.ai/api/v1"
+    foreign = {"statusUrl": "https://evil.example/api/v1/jobs/j1"}
+    assert poll_url({**foreign, "jobId": "j1"}, base) == f"{base}/jobs/j1"
+    assert poll_url({**foreign, "jobId": "a/../b?x"}, base) == f"{base}/jobs/a%2F..%2Fb%3Fx"
+    assert poll_url(foreign, base) is None, "no jobId and another origin: never polled"
+    same = {"statusUrl": "https://PIXELDOJO.ai/api/v1/jobs/j2"}
+    assert poll_url(same, base) == same["statusUrl"]
+    assert poll_url({"statusUrl": "http://pixeldojo.ai/api/v1/jobs/j2"}, base) is None
 
 
 class _Recorder(BaseHTTPRequestHandler):
