@@ -150,7 +150,7 @@ def plan(
     "--max-wait",
     type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="Longest Retry-After to sleep on before failing the job (300).",
+    help="Longest wait for one job's result, polling and Retry-After included (1200).",
 )
 @click.option(
     "--max-cost",
@@ -184,15 +184,11 @@ def build(
     max_jobs: int | None,
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
-    import os
-
     from . import fastpath, report, workflow
     from .buildlock import build_lock
 
     if keep_going and fail_fast:
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
-    if max_wait is not None:
-        os.environ["BRANDKIT_MAX_WAIT"] = str(max_wait)
     loaded = _load(c, provider, max_jobs)
     if dry_run:
         with workflow.open_cache(c.project) as cache:
@@ -217,6 +213,7 @@ def build(
                 progress=progress,
                 notify=say,
                 replace_paid=replace_paid,
+                max_wait=max_wait,
             )
         finally:
             progress.close()

@@ -93,6 +93,7 @@ def build(
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
     replace_paid: bool = False,
+    max_wait: float | None = None,
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
     interrupted: finished images stay cached and in-flight ones journaled. Outputs paid
@@ -132,6 +133,7 @@ def build(
         keep_going=keep_going,
         progress=progress,
         notify=notify,
+        max_wait=max_wait,
     )
     if outcome.interrupted:
         raise Interrupted(
