@@ -44,6 +44,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def relative_path(path: str) -> bool:
+    """Is `path` a plain relative path below its folder ("a/b.png": no "..", ".", empty
+    or absolute part, no NUL)? What the lock and index.json may name as an output."""
+    if not path or path.startswith("/") or "\0" in path:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
 def inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
     """Does `path`, with every symlink on the way resolved, stay within `root` (resolved)?"""
     base = os.path.realpath(root)

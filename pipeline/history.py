@@ -13,6 +13,12 @@ from .plan import cache_key_for
 from .project import Project
 
 
+class UsageError(BrandkitError):
+    """A version that does not exist, a --keep below 1: the command line's mistake."""
+
+    exit_code = 2
+
+
 @dataclass
 class VersionInfo:
     name: str
@@ -69,7 +75,7 @@ def _resolve(project: Project, name: str, names: list[str]) -> str:
     if name.isdigit() or (name[:1] == "v" and name[1:].isdigit()):
         name = f"v{int(name.lstrip('v')):04d}"  # 3, v3 and v0003 all name v0003
     if name not in names:
-        raise BrandkitError(f"no version {name!r}; published: {', '.join(names) or 'none'}")
+        raise UsageError(f"no version {name!r}; published: {', '.join(names) or 'none'}")
     return name
 
 
@@ -88,7 +94,7 @@ class GcResult:
 def gc(project: Project, cache: Cache, live_jobs: list[Any], keep: int) -> GcResult:
     """Keep the newest `keep` versions (and latest); drop cache entries nobody needs."""
     if keep < 1:
-        raise BrandkitError("--keep must be at least 1")
+        raise UsageError("--keep must be at least 1 (the latest version is always kept)")
     names = project.versions()
     latest = project.latest_version()
     kept = set(names[-keep:]) | ({latest} if latest else set())

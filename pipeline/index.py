@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BrandkitError
+from .fsutil import relative_path
 
 _STRINGS = ("path", "sha256", "key", "format", "provider", "model")
 _INTS = ("width", "height")
@@ -68,6 +69,8 @@ def _output(o: Any) -> str | None:
     for name in _STRINGS:
         if not isinstance(o.get(name), str):
             return f"{name} must be a string"
+    if not relative_path(o["path"]):
+        return f"path {o['path']!r} must be relative, inside the version folder"
     for name in _INTS:
         value = o.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

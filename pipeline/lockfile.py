@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import BrandkitError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, relative_path
 
 LOCK_NAME = "brandkit.lock"
 LOCK_VERSION = 1
@@ -123,6 +123,8 @@ def _entry(item: object) -> LockEntry:
     for name in _STRINGS:
         if not isinstance(getattr(entry, name), str):
             raise TypeError(f"{name} must be a string")
+    if not relative_path(entry.path):
+        raise ValueError(f"path {entry.path!r} must be relative, inside the version folder")
     for name in _INTS:
         value = getattr(entry, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

@@ -180,6 +180,18 @@ def test_a_hand_edited_output_is_restored_and_never_stamped_current(
     assert fastpath.try_noop(["-C", str(kit), "build"]) == 0  # stamped over verified bytes
 
 
+def test_an_edited_index_defeats_the_no_op_stamp(run: Run, kit: Path) -> None:
+    assert run(kit, "status", "--check")[0] == 0
+    assert fastpath.try_noop(["-C", str(kit), "status", "--check"]) == 0
+    index = kit / "dist" / "latest" / "index.json"
+    text = index.read_text()
+    index.unlink()
+    index.write_text(text.replace('"outputs"', '"outputz"'))
+    assert fastpath.try_noop(["-C", str(kit), "status", "--check"]) is None
+    code, _, err = run(kit, "status", "--check")
+    assert code == 1 and "dist/v0001/index.json: not a brandkit index" in err
+
+
 def test_an_edited_output_carried_by_a_partial_build_is_refused(run: Run, kit: Path) -> None:
     target = kit / "dist" / "latest" / DERIVED
     target.unlink()
@@ -262,6 +274,8 @@ BROKEN_LOCKS = {
     "truncated": (HEADER + GOOD_LINE[:60]).encode(),
     "yaml, not json": b"brandkit_lock: 1\nentries: [x.png]\n",
     "a path twice": (HEADER + GOOD_LINE + "\n" + GOOD_LINE + "\n").encode(),
+    "a path leaving the folder": line('"x.png"', '"../../outside/x.png"'),
+    "an absolute path": line('"x.png"', '"/etc/x.png"'),
 }
 LOCK_COMMANDS = [["status"], ["status", "--check"], ["plan"], ["plan", "--json"], ["build"]]
 
@@ -299,6 +313,8 @@ BROKEN_INDEXES = {
     b'"height": 1, "format": "png", "provider": "local", "model": "m"}]}',
     "path a number": b'{"outputs": [{"path": 3, "sha256": "s", "key": "k", "width": 1, '
     b'"height": 1, "format": "png", "provider": "local", "model": "m"}]}',
+    "a path leaving the folder": b'{"outputs": [{"path": "../../../out.png", "sha256": "s", '
+    b'"key": "k", "width": 1, "height": 1, "format": "png", "provider": "l", "model": "m"}]}',
 }
 INDEX_COMMANDS = [
     ["status"],
@@ -338,3 +354,18 @@ def test_an_index_of_the_wrong_shape_is_a_clear_error(
     code, _, err = run(kit, *command)
     assert_clear_error(code, err, "dist/v0002/index.json")
     assert sorted(p.name for p in (kit / "dist").iterdir()) == ["latest", "v0001", "v0002"]
+
+
+# -- usage errors of the history commands -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [["gc", "--keep", "0"], ["gc", "--keep", "-3"], ["diff", "v9"], ["diff", "1", "v7"]]
+)
+def test_a_bad_keep_or_an_unknown_version_is_a_usage_error(
+    run: Run, kit: Path, args: list[str]
+) -> None:
+    code, _, err = run(kit, *args)
+    assert code == 2, err
+    assert err.startswith("error: ") and ("--keep must be at least 1" in err or "no version" in err)
+    assert (kit / "dist" / "v0001").is_dir()
