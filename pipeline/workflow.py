@@ -161,6 +161,8 @@ def build(
         from .providers import get_provider
 
         get_provider(provider).keys(dict(os.environ))
+    if the_plan.count("generate"):  # a damaged index.json stops publish: say so before paying
+        loaded.project.read_index()
     outcome = execute(
         the_plan,
         cache,

@@ -17,6 +17,7 @@ from pipeline.cache import Cache
 from pipeline.lockfile import LockEntry, read_lock, render_lock
 from pipeline.publish import index_json
 from tests.conftest import Run
+from tests.emulator import Emulator
 
 MANIFEST = """\
 kit: {name: integrity}
@@ -354,6 +355,18 @@ def test_an_index_of_the_wrong_shape_is_a_clear_error(
     code, _, err = run(kit, *command)
     assert_clear_error(code, err, "dist/v0002/index.json")
     assert sorted(p.name for p in (kit / "dist").iterdir()) == ["latest", "v0001", "v0002"]
+
+
+def test_a_damaged_index_stops_a_paying_build_before_it_pays(
+    run: Run, kit: Path, remote: Emulator
+) -> None:
+    (kit / "brandkit.yaml").write_text(MANIFEST.replace("a banner", "a paid banner"))
+    index = kit / "dist" / "latest" / "index.json"
+    index.unlink()
+    index.write_text("[]")
+    code, _, err = run(kit, "build", "--provider", "runware")
+    assert code == 1 and "dist/v0001/index.json: not a brandkit index" in err
+    assert remote.paid_generations == 0 and not remote.requests
 
 
 # -- usage errors of the history commands -----------------------------------------------------

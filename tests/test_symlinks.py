@@ -43,7 +43,7 @@ def outside(tmp_path: Path) -> Path:
     folder = tmp_path / "outside"
     folder.mkdir()
     (folder / "canary.txt").write_text("do not touch")
-    (folder / "download.part").write_text("not brandkit's")  # what a tmp sweep removes
+    (folder / "dl-0.part").write_text("not brandkit's")  # what a tmp sweep removes
     (folder / "v0001").mkdir()
     (folder / "v0001" / "index.json").write_text('{"outputs": []}')
     return folder
@@ -199,4 +199,17 @@ def test_stale_staging_links_are_removed_not_followed(run: Run, kit: Path, outsi
     code, _, err = run(kit, "build")
     assert code == 0, err
     assert not os.path.lexists(kit / "dist" / ".staging-v0009-1")
+    assert snapshot(outside) == before
+
+
+def test_the_temp_sweep_unlinks_a_planted_part_link_not_its_target(
+    run: Run, kit: Path, outside: Path
+) -> None:
+    tmp = kit / ".brandkit" / "tmp"
+    tmp.mkdir(exist_ok=True)
+    (tmp / "dl-9.part").symlink_to(outside / "dl-0.part")
+    before = snapshot(outside)
+    code, _, err = run(kit, "build")
+    assert code == 0, err
+    assert not os.path.lexists(tmp / "dl-9.part")  # swept
     assert snapshot(outside) == before
