@@ -300,8 +300,11 @@ def gc(c: Context, keep: int) -> None:
     """Prune old versions and cache blobs that nothing references."""
     from . import workflow
     from .buildlock import build_lock
+    from .history import UsageError
     from .history import gc as collect
 
+    if keep < 1:  # before anything is loaded or locked
+        raise UsageError("--keep must be at least 1 (the latest version is always kept)")
     loaded = _load(c)
     with (
         build_lock(c.project.cache_dir, notify=partial(click.echo, err=True)),
