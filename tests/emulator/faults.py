@@ -8,8 +8,10 @@ the fault's *stage*:
 * ``provider``: applied by the provider emulation once the request is valid
   (``content_refusal``, ``job_failed`` on submit; ``expired`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
-  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, and ``status``/``drop``/
-  ``reset`` when injected with ``after=True``).
+  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, the hostile ``trickle``,
+  ``endless`` and ``huge``, and ``status``/``drop``/``reset`` when injected with ``after=True``).
+* ``image``: taken when the provider emulation makes an image (a paid generation): the file
+  served for it, by URL or inline, is bad for good (``bomb``, ``wrong_size``, ``undecodable``).
 
 Only the head of a queue is looked at, so faults fire in the order they were injected, and a
 request consumes at most one fault.
@@ -25,7 +27,7 @@ from typing import Any, Literal
 PROVIDERS = ("runware", "cloudflare", "pixeldojo", "recraft")
 PHASES = ("submit", "poll", "download")
 
-Stage = Literal["before", "provider", "after"]
+Stage = Literal["before", "provider", "after", "image"]
 
 # fault name -> {param name: allowed types}
 FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
@@ -45,12 +47,26 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
     "expired": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
+    "trickle": {"interval": (int, float), "seconds": (int, float), "headers": (bool,)},
+    "endless": {"interval": (int, float), "seconds": (int, float), "chunk": (int,)},
+    "huge": {"mb": (int, float), "declare": (bool,)},
+    "bomb": {"side": (int,)},
+    "wrong_size": {"width": (int,), "height": (int,)},
+    "undecodable": {},
 }
 FAULTS = tuple(FAULT_PARAMS)
 
 DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
 _PROVIDER_STAGE = {"content_refusal", "job_failed", "expired"}
-_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type"}
+_AFTER_STAGE = {
+    "malformed_json",
+    "truncated_image",
+    "wrong_content_type",
+    "trickle",
+    "endless",
+    "huge",
+}
+IMAGE_FAULTS = ("bomb", "wrong_size", "undecodable")
 
 
 @dataclass
@@ -65,6 +81,8 @@ class Fault:
     def stage(self) -> Stage:
         if self.kind in _PROVIDER_STAGE:
             return "provider"
+        if self.kind in IMAGE_FAULTS:
+            return "image"
         if self.kind in _AFTER_STAGE or self.params.get("after"):
             return "after"
         return "before"
