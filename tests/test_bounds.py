@@ -137,6 +137,7 @@ def test_a_download_over_the_cap_is_refused_and_collected_once_raised(
     p.joinpath("brandkit.yaml").write_text(kit("runware"), "utf-8")  # the default caps
     code, out, err, _ = build(run, p)
     assert code == 0, err
+    assert "1 collected from an earlier build" in out
     assert remote.paid_by_provider["runware"] == 1
 
 
