@@ -390,7 +390,9 @@ class Executor:
         source = result.data if result.data is not None else result.path
         assert source is not None
         try:  # decoded whole, of the size asked for, or the provider's error
-            fmt, width, height = check_master(provider, source, _asked(spec))
+            fmt, width, height = check_master(
+                provider, source, _asked(spec), decode=provider != "local"
+            )
         except ProviderError:
             if result.path is not None:
                 result.path.unlink(missing_ok=True)

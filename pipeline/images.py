@@ -39,16 +39,17 @@ _PILLOW = ("PNG", "JPEG", "WEBP")  # the only decoders a provider's bytes are tr
 
 
 def check_master(
-    provider: str, source: bytes | Path, expected: tuple[int, int] | None
+    provider: str, source: bytes | Path, expected: tuple[int, int] | None, *, decode: bool = True
 ) -> tuple[str, int, int]:
     """(format, width, height) of a provider's image, decoded whole, or ProviderError.
-    `expected`: the (width, height) the job asked for, when known."""
+    `expected`: the (width, height) the job asked for, when known. `decode=False`, for
+    an image brandkit drew itself (the local provider): its header only."""
     from .derive import sniff_format
 
     fmt = sniff_format(source[:16] if isinstance(source, bytes) else _head(source))
     if fmt not in MASTER_FORMATS:
         raise ProviderError(provider, "the response is not an image (bad magic bytes)")
-    width, height = _decoder().submit(_decode, provider, source).result()
+    width, height = _decoder().submit(_decode, provider, source, load=decode).result()
     if expected is not None and not close_enough((width, height), expected):
         raise ProviderError(
             provider,
@@ -71,7 +72,7 @@ def _decoder() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(1, thread_name_prefix="brandkit-decode")
 
 
-def _decode(provider: str, source: bytes | Path) -> tuple[int, int]:
+def _decode(provider: str, source: bytes | Path, *, load: bool = True) -> tuple[int, int]:
     import io
 
     try:
@@ -84,7 +85,8 @@ def _decode(provider: str, source: bytes | Path) -> tuple[int, int]:
             width, height = image.size
             if width * height > MAX_PIXELS:  # whatever Image.MAX_IMAGE_PIXELS says now
                 raise Image.DecompressionBombError(f"{width}x{height}")
-            image.load()
+            if load:
+                image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ProviderError(
             provider,
