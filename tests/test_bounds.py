@@ -10,6 +10,10 @@ it), a later build collects it without paying again.
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from tests.conftest import Run, journal, kit, write_manifest
 from tests.emulator import Emulator
 from tests.emulator.images import bad_png, encode
 
+ROOT = Path(__file__).resolve().parent.parent
 GENEROUS = 60.0  # seconds: what "ends" means in these tests, on a busy 2-core machine
 
 
@@ -188,6 +193,32 @@ def test_a_trickling_download_ends_at_the_deadline_and_is_collected_later(
     assert code == 0, err
     assert "1 collected from an earlier build" in out
     assert remote.paid_by_provider["runware"] == 1
+
+
+def test_ctrl_c_waits_for_a_trickling_paid_answer_no_longer_than_its_deadline(
+    tmp_path: Path, remote: Emulator
+) -> None:
+    """A paid synchronous request is let finish after Ctrl-C; a trickle used to make
+    that forever."""
+    remote.inject("recraft", "trickle", interval=0.2, seconds=300, times=None)
+    p = make(tmp_path, "recraft", "timeout: 1")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"}
+    command = [sys.executable, "-m", "pipeline", "-C", str(p), "build", "--only", "hero"]
+    build = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(int(GENEROUS / 0.05)):  # until the request is at the provider
+            if remote.requests_for("recraft") or build.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert remote.requests_for("recraft"), "the build never sent its request"
+        build.send_signal(signal.SIGTERM)
+        _, err = build.communicate(timeout=GENEROUS)
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.communicate()
+    assert build.returncode == 130, err.decode()
+    nothing_kept(p)
 
 
 # --- the image itself -------------------------------------------------------------------
