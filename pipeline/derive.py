@@ -5,8 +5,8 @@ with Lanczos to exactly the target size and encodes it with fixed settings and n
 metadata, so identical inputs always give byte-identical outputs. `image_size` and
 `sniff_format` inspect encoded images without decoding their pixels.
 
-Pillow's decompression-bomb protection stays on: masters are expected to be at most
-3072x3072 pixels.
+Pillow's decompression-bomb protection stays on, with its limit set by images.py from
+the largest native size: masters are expected to be at most 3072x3072 pixels.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import io
 from pathlib import Path
 
 from PIL import Image, ImageOps
+
+from . import images  # noqa: F401  (sets Pillow's decompression-bomb limit)
 
 FORMATS = ("png", "jpg", "webp", "ico")
 ICO_MIN_SIZE = 16

@@ -31,6 +31,7 @@ from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
 from .providers.http import (
+    Bounds,
     KeyGuard,
     PollPolicy,
     RetryPolicy,
@@ -178,7 +179,9 @@ class Executor:
             keys=keys,
             base_url=base_url,
             tmp_dir=self.cache.tmp,
-            retry=RetryPolicy.from_env(self.env, self.max_wait),
+            retry=replace(
+                RetryPolicy.from_env(self.env, self.max_wait), bounds=_bounds(settings)
+            ),
             poll=PollPolicy.from_env(self.env, self.max_wait),
             timeout=settings.timeout if settings else None,
         )
@@ -474,17 +477,18 @@ class Executor:
     def _store_master(
         self, key: str, provider: str, model: str, spec: dict[str, Any], result: Generated
     ) -> Record:
-        from .derive import image_size, sniff_format
+        from .images import check_master
 
         source = result.data if result.data is not None else result.path
         assert source is not None
-        head = result.data[:16] if result.data is not None else _head(result.path)
-        fmt = sniff_format(head)
-        if fmt is None:
+        try:  # decoded whole, of the size asked for, or the provider's error
+            fmt, width, height = check_master(
+                provider, source, _asked(spec), decode=provider != "local"
+            )
+        except ProviderError:
             if result.path is not None:
                 result.path.unlink(missing_ok=True)
-            raise ProviderError(provider, "the response is not an image (bad magic bytes)")
-        width, height = image_size(source)
+            raise
         meta = dict(
             width=width,
             height=height,
@@ -608,10 +612,17 @@ def _journaled(result: Generated) -> dict[str, Any]:
     }
 
 
-def _head(path: Path | None) -> bytes:
-    assert path is not None
-    with open(path, "rb") as f:
-        return f.read(16)
+def _bounds(settings: Any) -> Bounds:
+    """A provider's deadline and size caps, from its manifest settings (if any)."""
+    if settings is None:
+        return Bounds()
+    return Bounds.of(settings.timeout, settings.max_json_mb, settings.max_download_mb)
+
+
+def _asked(spec: dict[str, Any]) -> tuple[int, int] | None:
+    """The size a job asked for (unknown for a journal entry without its spec)."""
+    width, height = spec.get("width"), spec.get("height")
+    return (width, height) if isinstance(width, int) and isinstance(height, int) else None
 
 
 def _user_agent() -> str:

@@ -56,6 +56,8 @@ class ProviderSettings:
     concurrency: int | None = None
     base_url: str | None = None
     timeout: float | None = None
+    max_json_mb: float | None = None
+    max_download_mb: float | None = None
     prices: dict[str, float] = field(default_factory=dict)
     drop_colors: bool = False
 

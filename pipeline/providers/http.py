@@ -9,6 +9,10 @@ never reached generation is sent again: a refused connection, 429, 503 with Retr
 Images are fetched from a URL
 (never with the API key), base64 or a data URI, streamed to a temp file, and checked to
 be a whole PNG/JPEG/WEBP before anyone sees them.
+
+Whatever a provider sends, a request ends: each attempt has a total deadline (`Bounds`:
+from sending it to the last byte of its answer, not only between two reads), and an
+answer is read only up to a size cap (a Content-Length over it is refused unread).
 """
 
 from __future__ import annotations
@@ -44,6 +48,29 @@ ErrorParser = Callable[["httpx.Response"], tuple[str, str | None]]  # -> (messag
 # Runware's SDK waits for a task [RW-sdk-client].
 MAX_WAIT = 20 * 60.0
 
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How long one request may take and how much of an answer is read (per provider:
+    `timeout`, `max_json_mb` and `max_download_mb` in the manifest's providers block).
+    JSON bodies may carry an inline base64 image; a 2K PNG is at most about 20 MB."""
+
+    timeout: float = 300.0  # seconds, from sending a request to its answer's last byte
+    max_json: int = 32 * MB  # bytes of a JSON answer
+    max_download: int = 64 * MB  # bytes of an image download
+
+    @classmethod
+    def of(cls, timeout: float | None, json_mb: float | None, download_mb: float | None) -> Bounds:
+        """From the manifest's settings (None: the default)."""
+        default = cls()
+        return cls(
+            timeout=timeout or default.timeout,
+            max_json=int(json_mb * MB) if json_mb else default.max_json,
+            max_download=int(download_mb * MB) if download_mb else default.max_download,
+        )
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -51,6 +78,7 @@ class RetryPolicy:
     base: float = 1.0  # first backoff ceiling, seconds
     cap: float = 30.0  # largest backoff ceiling
     max_wait: float = MAX_WAIT  # longest Retry-After we are willing to sleep (--max-wait)
+    bounds: Bounds = Bounds()  # of each attempt
 
     @classmethod
     def from_env(cls, env: dict[str, str], max_wait: float | None = None) -> RetryPolicy:
@@ -166,7 +194,9 @@ async def send_json(
                 return found
         wait: float | None = None
         try:
-            response = await client.request(method, url, json=json, headers=headers)
+            response = await _request(
+                client, provider, method, url, policy.bounds, json=json, headers=headers
+            )
         except _transport_error() as exc:
             last = ProviderError(provider, f"network error: {_describe(exc)}", retryable=True)
             if retry_unsent_only and not isinstance(exc, _unsent_error()):
@@ -251,6 +281,74 @@ def _maybe_charged(error: ProviderError) -> ProviderError:
         status=error.status,
         code=error.code,
     )
+
+
+async def _request(
+    client: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    bounds: Bounds,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One attempt, its whole answer read within the deadline and the JSON size cap.
+    The deadline is raised as httpx's ReadTimeout, so it is retried as one; an answer over
+    the cap is the provider's error, not retried (the request may have been charged: the
+    journal keeps what can be collected later)."""
+    import asyncio
+
+    httpx = import_httpx()
+    deadline = asyncio.timeout(bounds.timeout)
+    try:
+        async with deadline, client.stream(method, url, **kwargs) as response:
+            body = await _read_capped(response, bounds.max_json)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise httpx.ReadTimeout(_late(provider, bounds.timeout)) from None
+    except _TooLarge as exc:
+        raise ProviderError(
+            provider,
+            f"the answer is larger than the {_mb(bounds.max_json)} allowed ({exc}; "
+            f"providers.{provider}.max_json_mb sets the limit)",
+            retryable=True,
+            status=response.status_code,
+        ) from None
+    headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-encoding"]
+    return httpx.Response(  # type: ignore[no-any-return]
+        response.status_code, headers=headers, content=body, request=response.request
+    )
+
+
+class _TooLarge(Exception):
+    """An answer over its size cap (the message says how it was found out)."""
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The (decoded) body, or _TooLarge as soon as it is over `cap` bytes: a declared
+    Content-Length over it is refused before reading a byte."""
+    _refuse_declared(response, cap)
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise _TooLarge(f"more than {cap} bytes came")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse_declared(response: httpx.Response, cap: int) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _TooLarge(f"it declares {int(declared)} bytes")
+
+
+def _late(provider: str, timeout: float) -> str:
+    return f"no whole answer within {timeout:g}s (providers.{provider}.timeout)"
+
+
+def _mb(size: int) -> str:
+    return f"{size / MB:g} MB"
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -458,13 +556,28 @@ async def download(
     """Stream an image URL to a temp file, hashing it on the way (so the cache need not
     read it again); retry transport errors and broken files. Returns (path, sha256).
     A failure is retryable: the image is paid for, and a journaled job can be collected
-    again by the next build."""
+    again by the next build. Each attempt ends at the deadline and the size cap."""
+    import asyncio
+
     last, status = "", None
+    bounds = policy.bounds
     for attempt in range(1, policy.attempts + 1):
+        deadline = asyncio.timeout(bounds.timeout)
         try:
-            return await _download_once(client, url, tmp_dir)
+            async with deadline:
+                return await _download_once(client, url, tmp_dir, bounds.max_download)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            last, status = _late(provider, bounds.timeout), None
         except _transport_error() as exc:
             last, status = f"network error: {_describe(exc)}", None
+        except _TooLarge as exc:
+            last = (
+                f"it is larger than the {_mb(bounds.max_download)} allowed ({exc}; "
+                f"providers.{provider}.max_download_mb sets the limit)"
+            )
+            break
         except _BadDownload as exc:
             last, status = str(exc), exc.status
             if not exc.retryable:
@@ -488,7 +601,9 @@ class _BadDownload(Exception):
         self.status = status
 
 
-async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> tuple[Path, str]:
+async def _download_once(
+    client: httpx.AsyncClient, url: str, tmp_dir: Path, cap: int
+) -> tuple[Path, str]:
     import asyncio
 
     # Creating a file costs an inode (0.5 ms on some disks): not on the event loop.
@@ -503,13 +618,16 @@ async def _download_once(client: httpx.AsyncClient, url: str, tmp_dir: Path) -> 
                     retryable=response.status_code in RETRYABLE_STATUS,
                     status=response.status_code,
                 )
+            _refuse_declared(response, cap)
             with os.fdopen(fd, "wb") as f:
                 fd = -1
                 async for chunk in response.aiter_bytes(1 << 16):
+                    size += len(chunk)
+                    if size > cap:
+                        raise _TooLarge(f"more than {cap} bytes came")
                     if len(head) < 16:
                         head = (head + chunk)[:16]
                     tail = (tail + chunk)[-16:]
-                    size += len(chunk)
                     digest.update(chunk)
                     f.write(chunk)
         if check_image(head, tail, size) is None:

@@ -8,8 +8,11 @@ the fault's *stage*:
 * ``provider``: applied by the provider emulation once the request is valid
   (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired``, ``unknown`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
-  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, and
-  ``status``/``drop``/``reset`` when injected with ``after=True``).
+  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, the hostile
+  ``trickle``, ``endless`` and ``huge``, and ``status``/``drop``/``reset`` when injected with
+  ``after=True``).
+* ``image``: taken when the provider emulation makes an image (a paid generation): the file
+  served for it, by URL or inline, is bad for good (``bomb``, ``wrong_size``, ``undecodable``).
 
 ``redirect`` (a ``before`` fault) answers with a redirect to the same path on the foreign origin
 (foreign.py); ``tamper`` rewrites fields of a JSON answer (see handler.py).
@@ -28,7 +31,7 @@ from typing import Any, Literal
 PROVIDERS = ("runware", "cloudflare", "pixeldojo", "recraft")
 PHASES = ("submit", "poll", "download")
 
-Stage = Literal["before", "provider", "after"]
+Stage = Literal["before", "provider", "after", "image"]
 
 # fault name -> {param name: allowed types}
 FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
@@ -52,6 +55,12 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "no_image": {},
     "redirect": {"status": (int,)},
     "tamper": {"fields": (dict,)},
+    "trickle": {"interval": (int, float), "seconds": (int, float), "headers": (bool,)},
+    "endless": {"interval": (int, float), "seconds": (int, float), "chunk": (int,)},
+    "huge": {"mb": (int, float), "declare": (bool,)},
+    "bomb": {"side": (int,)},
+    "wrong_size": {"width": (int,), "height": (int,)},
+    "undecodable": {},
 }
 FAULTS = tuple(FAULT_PARAMS)
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -63,7 +72,16 @@ DEFAULT_PHASE = {
     "unknown": "poll",
 }
 _PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "unknown", "no_image"}
-_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type", "tamper"}
+_AFTER_STAGE = {
+    "malformed_json",
+    "truncated_image",
+    "wrong_content_type",
+    "tamper",
+    "trickle",
+    "endless",
+    "huge",
+}
+IMAGE_FAULTS = ("bomb", "wrong_size", "undecodable")
 
 
 @dataclass
@@ -78,6 +96,8 @@ class Fault:
     def stage(self) -> Stage:
         if self.kind in _PROVIDER_STAGE:
             return "provider"
+        if self.kind in IMAGE_FAULTS:
+            return "image"
         if self.kind in _AFTER_STAGE or self.params.get("after"):
             return "after"
         return "before"

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import struct
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .faults import Fault
-from .wire import NO_JSON, Phase, Request, Response, json_response, text_response
+from .wire import NO_JSON, Phase, Request, Response, json_response, phrase, text_response
 
 if TYPE_CHECKING:
     from .server import Emulator, RequestContext
@@ -235,6 +237,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Response(200, cut, "application/json"))
         elif response is not None and kind == "truncated_image":
             self._send(response, truncate=True)
+        elif response is not None and kind == "trickle":
+            self._trickle(response, params)
+        elif response is not None and kind == "endless":
+            self._endless(response, params)
+        elif response is not None and kind == "huge":
+            self._huge(response, params)
         elif response is not None:
             self._send(response)
 
@@ -260,6 +268,63 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if truncate else body)
         self.wfile.flush()
+
+    # -- hostile answers: each ends when the client goes (a write fails), when the emulator
+    # stops, or after `seconds` at most ------------------------------------------------------
+
+    def _trickle(self, response: Response, params: dict[str, Any]) -> None:
+        """The real answer a byte at a time, `interval` seconds apart (its status line and
+        headers too with headers=True): each read is quick, the whole never is."""
+        head = self._head(response, {"Content-Length": str(len(response.body))})
+        if not params.get("headers"):
+            self.wfile.write(head)
+            head = b""
+        data = head + response.body
+        pieces = (data[i : i + 1] for i in range(len(data)))
+        self._drip(pieces, float(params.get("interval", 0.5)), float(params.get("seconds", 30)))
+
+    def _endless(self, response: Response, params: dict[str, Any]) -> None:
+        """A chunked answer that never ends: the first half of the real body, then chunks
+        of spaces, `interval` seconds apart (0: as fast as the client reads)."""
+        self.wfile.write(self._head(response, {"Transfer-Encoding": "chunked"}))
+        filler = b" " * int(params.get("chunk", 1 << 16))
+        pieces = itertools.chain(
+            [response.body[: len(response.body) // 2]], itertools.repeat(filler)
+        )
+        chunks = (b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+        self._drip(chunks, float(params.get("interval", 0.0)), float(params.get("seconds", 30)))
+
+    def _huge(self, response: Response, params: dict[str, Any]) -> None:
+        """The real answer followed by spaces up to `mb` MB (still valid JSON), with that
+        Content-Length declared, or with declare=False none (the end is the connection's)."""
+        total = max(len(response.body), int(float(params.get("mb", 40)) * (1 << 20)))
+        declared = {"Content-Length": str(total)} if params.get("declare", True) else {}
+        self.wfile.write(self._head(response, declared))
+        block, left = b" " * (1 << 16), total - len(response.body)
+        sizes = itertools.chain([len(block)] * (left // len(block)), [left % len(block)])
+        pieces = itertools.chain([response.body], (block[:n] for n in sizes))
+        self._drip(pieces, 0.0, float("inf"))
+
+    def _head(self, response: Response, headers: dict[str, str]) -> bytes:
+        """Status line and headers, written by hand; the connection closes after the body."""
+        self.close_connection = True
+        lines = [
+            f"HTTP/1.1 {response.status} {phrase(response.status)}",
+            f"Content-Type: {response.content_type}",
+            *(f"{name}: {value}" for name, value in {**response.headers, **headers}.items()),
+            "Connection: close",
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _drip(self, pieces: Iterator[bytes], interval: float, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        stopping = self.emulator._stopping
+        for piece in pieces:
+            if time.monotonic() > end or stopping.is_set():
+                return
+            if interval > 0 and stopping.wait(interval):
+                return
+            self.wfile.write(piece)
 
     # -- control endpoints ----------------------------------------------------------------------
 

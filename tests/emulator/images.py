@@ -1,13 +1,22 @@
-"""Cheap, deterministic, real image files: a solid colour derived from the prompt."""
+"""Cheap, deterministic, real image files: a solid colour derived from the prompt.
+
+A file made under an image fault is bad for good (every download, and inline): a `bomb`
+(a PNG whose header claims `side`x`side` pixels, about 100 bytes on the wire), a
+`wrong_size` image (another aspect ratio: the sides swapped, a square halved), or an
+`undecodable` PNG (valid signature, header and IEND, garbage image data with valid CRCs).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import threading
 import uuid
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -38,6 +47,7 @@ class FileRecord:
     width: int
     height: int
     fmt: str  # key of FORMATS
+    variant: tuple[str, int, int] | None = None  # an image fault: (kind, width, height)
 
     @property
     def name(self) -> str:
@@ -68,10 +78,13 @@ class ImageStore:
         height: int,
         fmt: str,
         file_id: str | None = None,
+        variant: tuple[str, int, int] | None = None,
     ) -> FileRecord:
         if fmt not in FORMATS:
             raise ValueError(f"unknown image format {fmt!r}")
-        record = FileRecord(file_id or str(uuid.uuid4()), provider, prompt, width, height, fmt)
+        record = FileRecord(
+            file_id or str(uuid.uuid4()), provider, prompt, width, height, fmt, variant
+        )
         with self._lock:
             self._files[record.name] = record
         return record
@@ -81,6 +94,11 @@ class ImageStore:
             return self._files.get(name)
 
     def data(self, record: FileRecord) -> bytes:
+        if record.variant is not None:
+            kind, width, height = record.variant
+            if kind != "wrong_size":
+                return bad_png(kind, width, height)
+            record = FileRecord(record.file_id, "", record.prompt, width, height, record.fmt)
         key = (record.width, record.height, colour_for(record.prompt), record.fmt)
         with self._lock:
             cached = self._cache.get(key)
@@ -101,3 +119,35 @@ def encode(width: int, height: int, colour: tuple[int, int, int], fmt: str) -> b
     with Image.new("RGB", (width, height), colour) as image:
         image.save(buffer, pil_format, **_SAVE_OPTIONS[pil_format])
     return buffer.getvalue()
+
+
+def bad_variant(kind: str, params: dict[str, Any], width: int, height: int) -> tuple[str, int, int]:
+    """What an image fault makes of a (width x height) generation."""
+    if kind == "bomb":
+        side = int(params.get("side", 40000))
+        return kind, side, side
+    if kind == "wrong_size":
+        other = (height, width) if width != height else (width, height // 2)
+        return kind, int(params.get("width", other[0])), int(params.get("height", other[1]))
+    return kind, width, height
+
+
+def bad_png(kind: str, width: int, height: int) -> bytes:
+    """A bomb (one row of data for a huge header) or an undecodable PNG of that size."""
+    if kind == "bomb":
+        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+        data = zlib.compress(b"\x00" * (width + 1))
+    else:
+        header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+        data = hashlib.sha256(b"garbage").digest() * 128  # not a zlib stream
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", data)
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _chunk(tag: bytes, payload: bytes) -> bytes:
+    crc = struct.pack(">I", zlib.crc32(tag + payload))
+    return struct.pack(">I", len(payload)) + tag + payload + crc

@@ -18,7 +18,7 @@ from .cloudflare import Cloudflare
 from .faults import PHASES, Fault, FaultQueue, make_fault
 from .foreign import ForeignServer
 from .handler import Handler
-from .images import FileRecord, ImageStore
+from .images import FileRecord, ImageStore, bad_variant
 from .pixeldojo import PixelDojo
 from .recraft import Recraft
 from .runware import Runware
@@ -111,7 +111,13 @@ class RequestContext:
             self.emulator._stopping.wait(seconds)
 
     def register_image(self, prompt: str, width: int, height: int, fmt: str) -> FileRecord:
-        return self.emulator.images.register(self.provider, prompt, width, height, fmt)
+        fault = self.take_fault("image")  # a bad image, for every fetch of this file
+        variant = (
+            bad_variant(fault.kind, fault.params, width, height) if fault is not None else None
+        )
+        return self.emulator.images.register(
+            self.provider, prompt, width, height, fmt, variant=variant
+        )
 
     def image_bytes(self, record: FileRecord) -> bytes:
         return self.emulator.images.data(record)
