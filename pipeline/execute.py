@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .cache import Cache, Record
 from .errors import BrandkitError, ProviderError
@@ -51,9 +51,11 @@ class Outcome:
     cost_usd: float = 0.0
     interrupted: bool = False
     pending: int = 0  # journaled jobs left for the next build to collect
+    bugs: list[BaseException] = field(default_factory=list)  # brandkit's own: exit 3 at the end
 
 
 Progress = Callable[[str, JobPlan, str], None]  # (event, job, detail)
+T = TypeVar("T")
 
 
 class Executor:
@@ -242,10 +244,19 @@ class Executor:
                 master = jp.master
             await self.realise_outputs(jp, master)
             self.progress("done", jp, "")
-        except (ProviderError, BrandkitError, OSError, ValueError) as exc:
-            if jp.status == "generate" and not getattr(exc, "retryable", False):
+        except ProviderError as exc:
+            if jp.status == "generate" and not exc.retryable:
                 self.journal.drop(jp.job.key)  # the provider has said its last word
             self.fail(jp, str(exc))
+        except Exception as exc:  # every exception is this job's failure, never the build's
+            # The disk, the cache, or a bug of ours: what the provider may have charged
+            # stays journaled, for the next build to collect; the other jobs go on.
+            message = describe(exc)
+            if jp.status == "generate" and _collectable(self.journal.get(jp.job.key) or {}):
+                message += "; the provider's job is journaled: the next build collects it"
+            self.fail(jp, message)
+            if _is_bug(exc):
+                self.outcome.bugs.append(exc)
 
     def fail(self, jp: JobPlan, message: str) -> None:
         message = self.redact(message)
@@ -286,17 +297,19 @@ class Executor:
                     ),
                     submitted=submitted,
                 )
-                result = await self._resume(job.key, provider, ctx)
+                result = await _answer(job.provider, self._resume(job.key, provider, ctx))
                 if result is None and job.provider != "local" and not provider.journals_id:
                     ctx.note()  # the intent, before anything that may be charged is sent
                 if result is None:
-                    result = await provider.generate(jp.request, job.model, ctx)
+                    result = await _answer(
+                        job.provider, provider.generate(jp.request, job.model, ctx)
+                    )
                     if result.url is not None and not provider.asynchronous:
                         # Paid, not fetched yet, and a synchronous provider can't be asked
                         # again: the URL is the way back to the image if this build stops.
                         ctx.note(url=result.url, **_journaled(result))
         try:
-            result = await self._fetch(job.provider, result)
+            result = await _answer(job.provider, self._fetch(job.provider, result))
         except ProviderError as exc:
             if exc.status in _GONE and (self.journal.get(job.key) or {}).get("url"):
                 raise ProviderError(  # not retryable: the journal entry goes with it
@@ -306,8 +319,14 @@ class Executor:
                     status=exc.status,
                 ) from None
             raise
-        record = await asyncio.to_thread(
-            self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
+        if result.data is None and result.path is None:
+            raise ProviderError(job.provider, "the answer carries no image")
+        record = await _answer(
+            job.provider,
+            asyncio.to_thread(
+                self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
+            ),
+            image=True,
         )
         self.journal.drop(job.key)
         self.outcome.generated += 1
@@ -344,23 +363,37 @@ class Executor:
     async def collect_orphan(self, entry: dict[str, Any]) -> None:
         """A job paid for by an earlier build whose manifest entry has since changed: keep
         the image in the cache (a revert will find it) rather than lose it."""
-        provider = get_provider(entry["provider"])
+        name = entry["provider"]
+        provider = get_provider(name)
+        keep = False  # a disk error or an odd answer: the next build tries again
         try:
-            async with self.limit(entry["provider"]):
-                result = await self._recover(entry, provider, self._contexts[entry["provider"]])
-            result = await self._fetch(entry["provider"], result)
-            await asyncio.to_thread(
-                self._store_master,
-                entry["key"],
-                entry["provider"],
-                entry.get("model", ""),
-                entry.get("spec") or {},
-                result,
+            async with self.limit(name):
+                result = await _answer(name, self._recover(entry, provider, self._contexts[name]))
+            result = await _answer(name, self._fetch(name, result))
+            if result.data is None and result.path is None:
+                raise ProviderError(name, "the answer carries no image")
+            await _answer(
+                name,
+                asyncio.to_thread(
+                    self._store_master,
+                    entry["key"],
+                    name,
+                    entry.get("model", ""),
+                    entry.get("spec") or {},
+                    result,
+                ),
+                image=True,
             )
             self.outcome.resumed += 1
-        except (JobGone, ProviderError, OSError, ValueError) as exc:
+        except JobGone as exc:
             self.notify(f"could not collect an earlier build's job: {self.redact(str(exc))}")
-        self.journal.drop(entry["key"])
+        except Exception as exc:  # never the build's failure: this job isn't even wanted
+            keep = exc.retryable if isinstance(exc, ProviderError) else True
+            self.notify(f"could not collect an earlier build's job: {self.redact(describe(exc))}")
+            if _is_bug(exc):
+                self.outcome.bugs.append(exc)
+        if not keep:
+            self.journal.drop(entry["key"])
 
     async def _fetch(self, provider: str, result: Generated) -> Generated:
         """Download an image the provider has finished, outside its generation slot."""
@@ -465,7 +498,15 @@ class Executor:
         meta = _output_meta(master, t, master.spec)
         if _is_master(master, t):  # the master itself (its blob was gone): same bytes
             return self.cache.put(op.cache_key, data, **meta)
-        return self.cache.put(op.cache_key, derive(data, t.width, t.height, t.format), **meta)
+        try:
+            cut = derive(data, t.width, t.height, t.format)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # Pillow on bytes a provider sent: the image's fault
+            raise BrandkitError(
+                f"{t.path}: could not be cut from its master image ({describe(exc)})"
+            ) from exc
+        return self.cache.put(op.cache_key, cut, **meta)
 
 
 def _is_master(master: Record, t: OutputTarget) -> bool:
@@ -486,6 +527,53 @@ def _output_meta(
         cost_usd=source.cost_usd,
         credits=source.credits,
         spec=spec,
+    )
+
+
+async def _answer(provider: str, step: Awaitable[T], *, image: bool = False) -> T:
+    """What a provider answered (`image`: the image it sent, being stored), or a
+    ProviderError naming what was odd about it: an answer of a shape we did not expect
+    fails its job, never the build. An odd answer keeps the job journaled (it may be
+    collected later); an image that cannot be read is the provider's last word."""
+    try:
+        return await step
+    except (BrandkitError, OSError, JobGone, MemoryError):
+        raise
+    except Exception as exc:
+        if _is_disk(exc):
+            raise
+        what = "the image could not be read" if image else "unexpected answer"
+        raise ProviderError(provider, f"{what} ({describe(exc)})", retryable=not image) from exc
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line for a job's failure: its cause, in the user's terms."""
+    if isinstance(exc, BrandkitError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        if exc.strerror:  # "No space left on device: .brandkit/blobs/..."
+            return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+        return str(exc) or type(exc).__name__
+    if _is_disk(exc):
+        return f"the cache's index could not be written: {exc}"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"internal error: {text}" if _is_bug(exc) else text
+
+
+def _is_disk(exc: BaseException) -> bool:
+    """The cache's SQLite index failing (a full disk, a locked or damaged file)."""
+    return type(exc).__module__ == "sqlite3" or any(
+        c.__module__ == "sqlite3" for c in type(exc).__mro__
+    )
+
+
+def _is_bug(exc: BaseException) -> bool:
+    """Brandkit's own mistake (exit 3 once the other jobs are done), not something a
+    provider, the disk or the manifest caused."""
+    return not isinstance(exc, BrandkitError | OSError | ValueError | MemoryError) and not (
+        _is_disk(exc)
     )
 
 
@@ -523,4 +611,9 @@ def _user_agent() -> str:
 def execute(
     plan: Plan, cache: Cache, manifest: Manifest, published: Path, **options: Any
 ) -> Outcome:
-    return asyncio.run(Executor(plan, cache, manifest, published, **options).run())
+    """Run the plan. A bug of brandkit's own in one job fails that job while the others
+    finish and are cached; then it is raised (an internal error, exit 3)."""
+    outcome = asyncio.run(Executor(plan, cache, manifest, published, **options).run())
+    if outcome.bugs:
+        raise outcome.bugs[0]
+    return outcome
