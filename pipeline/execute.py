@@ -251,7 +251,7 @@ class Executor:
         except Exception as exc:  # every exception is this job's failure, never the build's
             # The disk, the cache, or a bug of ours: what the provider may have charged
             # stays journaled, for the next build to collect; the other jobs go on.
-            message = describe(exc)
+            message = f"internal error: {describe(exc)}" if _is_bug(exc) else describe(exc)
             if jp.status == "generate" and _collectable(self.journal.get(jp.job.key) or {}):
                 message += "; the provider's job is journaled: the next build collects it"
             self.fail(jp, message)
@@ -558,8 +558,7 @@ def describe(exc: BaseException) -> str:
         return f"the cache's index could not be written: {exc}"
     if isinstance(exc, MemoryError):
         return "out of memory"
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return f"internal error: {text}" if _is_bug(exc) else text
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _is_disk(exc: BaseException) -> bool:

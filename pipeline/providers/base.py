@@ -173,3 +173,17 @@ def rgb_list(palette: tuple[tuple[int, int, int], ...]) -> list[dict[str, list[i
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def number_or_none(value: Any) -> float | None:
+    """A cost or credit count the provider echoed, or None (unknown) for anything that is
+    not a finite number: a garbled cost must never cost the image it came with."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None

@@ -12,7 +12,14 @@ from typing import Any, ClassVar
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
-from .base import Generated, ProviderBase, RunContext, bearer, recraft_style_and_controls
+from .base import (
+    Generated,
+    ProviderBase,
+    RunContext,
+    bearer,
+    number_or_none,
+    recraft_style_and_controls,
+)
 from .http import decode_inline, plain_error, send_json
 
 UNITS_PER_USD = 1000
@@ -63,11 +70,11 @@ class RecraftProvider(ProviderBase):
             path, url = None, str(item["url"])
         else:
             raise ProviderError(self.name, "the response carries no image")
-        credits = body.get("credits")
+        credits = number_or_none(body.get("credits"))  # garbled: unknown, the image kept
         return Generated(
             path=path,
             url=url,
             meta={"image_id": item.get("image_id")},
-            credits=float(credits) if credits is not None else None,
+            credits=credits,
             cost_usd=credits / UNITS_PER_USD if credits is not None else None,
         )

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
-from .base import Generated, JobGone, ProviderBase, RunContext, bearer, rgb_list
+from .base import (
+    Generated,
+    JobGone,
+    ProviderBase,
+    RunContext,
+    bearer,
+    number_or_none,
+    rgb_list,
+)
 from .http import decode_inline, send_json
 
 IMAGE_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
@@ -134,13 +142,13 @@ class RunwareProvider(ProviderBase):
             path = decode_inline(self.name, inline, ctx.tmp_dir)
         elif not url:
             raise ProviderError(self.name, "the result carries no image")
-        cost = item.get("cost")
+        cost = item.get("cost")  # garbled: recorded as unknown, the image kept
         return Generated(
             path=path,
             url=url or None,
             seed=item.get("seed"),
             meta=meta,
-            cost_usd=float(cost) if cost is not None else None,
+            cost_usd=number_or_none(cost),
         )
 
 

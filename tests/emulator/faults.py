@@ -8,8 +8,9 @@ the fault's *stage*:
 * ``provider``: applied by the provider emulation once the request is valid
   (``content_refusal``, ``job_failed`` on submit; ``expired`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
-  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, and ``status``/``drop``/
-  ``reset`` when injected with ``after=True``).
+  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``garble``, and
+  ``status``/``drop``/``reset`` when injected with ``after=True``). ``garble`` waits for the
+  first answer whose JSON holds its field.
 
 Only the head of a queue is looked at, so faults fire in the order they were injected, and a
 request consumes at most one fault.
@@ -45,12 +46,13 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
     "expired": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
+    "garble": {"field": (str,), "value": (str, int, float, bool, list, dict, type(None))},
 }
 FAULTS = tuple(FAULT_PARAMS)
 
 DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
 _PROVIDER_STAGE = {"content_refusal", "job_failed", "expired"}
-_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type"}
+_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type", "garble"}
 
 
 @dataclass
@@ -105,6 +107,8 @@ def make_fault(
             raise ValueError("status must be an HTTP error status (400-599)")
     if fault == "slow":
         params.setdefault("seconds", 1.0)
+    if fault == "garble" and ("field" not in params or "value" not in params):
+        raise ValueError("fault 'garble' needs a field and a value")
     return Fault(provider, fault, phase, times, params)
 
 
@@ -117,11 +121,14 @@ class FaultQueue:
         with self._lock:
             self._queues.setdefault((fault.provider, fault.on), deque()).append(fault)
 
-    def take(self, provider: str, phase: str, stage: Stage) -> Fault | None:
-        """Consume one use of the head fault for (provider, phase) if it belongs to `stage`."""
+    def take(self, provider: str, phase: str, stage: Stage, accept: Any = None) -> Fault | None:
+        """Consume one use of the head fault for (provider, phase) if it belongs to `stage`
+        (and `accept(fault)`, when given, says this request is one it applies to)."""
         with self._lock:
             queue = self._queues.get((provider, phase))
             if not queue or queue[0].stage != stage:
+                return None
+            if accept is not None and not accept(queue[0]):
                 return None
             fault = queue[0]
             if fault.remaining is not None:
