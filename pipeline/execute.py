@@ -156,6 +156,7 @@ class Executor:
             generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
             orphans = self._sweep_journal()
             remove_parts(self.cache.tmp)  # a killed build's half-downloaded images
+            _remove_unkept(self.cache.tmp, {e["key"] for e in self.journal.entries()})
             remote = (generating | {e["provider"] for e in orphans}) - {"local"}
             async with self._client(remote) as client:
                 for name in generating | {e["provider"] for e in orphans}:
@@ -308,6 +309,13 @@ class Executor:
                         # Paid, not fetched yet, and a synchronous provider can't be asked
                         # again: the URL is the way back to the image if this build stops.
                         ctx.note(url=result.url, **_journaled(result))
+                    elif result.path is not None and not provider.asynchronous:
+                        # Paid, and its bytes came with the answer: the temp file is kept
+                        # under the key's name until stored, so a disk that fills first
+                        # (or a kill) costs nothing twice.
+                        kept = _keep(result.path, job.key)
+                        result = replace(result, path=kept)
+                        ctx.note(file=kept.name, **_journaled(result))
         try:
             result = await _answer(job.provider, self._fetch(job.provider, result))
         except ProviderError as exc:
@@ -347,8 +355,20 @@ class Executor:
         return result
 
     async def _recover(self, entry: dict[str, Any], provider: Any, ctx: RunContext) -> Generated:
-        """An earlier build's paid job: the image URL it journaled (a synchronous provider,
-        stopped before the download), else whatever the provider can say (or JobGone)."""
+        """An earlier build's paid job: the image file it kept or the image URL it
+        journaled (a synchronous provider, stopped before storing it), else whatever
+        the provider can say (or JobGone)."""
+        if entry.get("file") and not provider.asynchronous:
+            path = _kept(self.cache.tmp, entry["key"])
+            if path is None or not path.is_file():
+                raise JobGone("the image an earlier build kept is gone")
+            return Generated(
+                path=path,
+                seed=entry.get("seed"),
+                cost_usd=entry.get("cost_usd"),
+                credits=entry.get("credits"),
+                meta=entry.get("meta") or {},
+            )
         if entry.get("url") and not provider.asynchronous:
             return Generated(
                 url=entry["url"],
@@ -579,7 +599,41 @@ def _is_bug(exc: BaseException) -> bool:
 def _collectable(entry: dict[str, Any]) -> bool:
     """Does the entry say how to find the job again (a task UUID, a status URL, the
     image's own URL)?"""
-    return bool(entry.get("taskUUID") or entry.get("statusUrl") or entry.get("url"))
+    return bool(
+        entry.get("taskUUID") or entry.get("statusUrl") or entry.get("url") or entry.get("file")
+    )
+
+
+KEPT_PREFIX = "kept-"  # a paid image's bytes, not yet in the cache (Executor._recover)
+
+
+def _keep(path: Path, key: str) -> Path:
+    kept = path.with_name(f"{KEPT_PREFIX}{key}")
+    os.replace(path, kept)
+    return kept
+
+
+def _kept(tmp: Path, key: Any) -> Path | None:
+    """Where the image of a journaled key was kept; None for a key that is no content key
+    (a damaged journal must not name a file elsewhere)."""
+    if not isinstance(key, str) or len(key) != 64 or not all(c in _HEX for c in key):
+        return None
+    return tmp / f"{KEPT_PREFIX}{key}"
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _remove_unkept(tmp: Path, journaled: set[str]) -> None:
+    """Kept images whose job is no longer journaled (stored, or given up)."""
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(KEPT_PREFIX) and name[len(KEPT_PREFIX) :] not in journaled:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp / name)
 
 
 _GONE = frozenset({403, 404, 410})  # a journaled image link that no longer answers

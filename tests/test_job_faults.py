@@ -136,9 +136,18 @@ def test_a_garbled_cost_keeps_the_image_with_the_cost_unknown(
 
 # --- 2. a full disk after the provider charged ---------------------------------------------
 
+WHERE = ("download", "store", "index")
 
-@pytest.mark.parametrize("provider", ["runware", "pixeldojo", "cloudflare"])
-@pytest.mark.parametrize("where", ["download", "store", "index"])
+
+@pytest.mark.parametrize(
+    ("provider", "where"),
+    [
+        *((p, w) for p in ("runware", "pixeldojo", "cloudflare") for w in WHERE),
+        # Recraft's image comes in its answer: kept as a file until it is stored
+        ("recraft", "store"),
+        ("recraft", "index"),
+    ],
+)
 def test_a_full_disk_after_paying_keeps_the_journal_and_the_rerun_collects(
     run: Run,
     tmp_path: Path,
@@ -171,6 +180,7 @@ def test_a_full_disk_after_paying_keeps_the_journal_and_the_rerun_collects(
     assert "1 collected from an earlier build" in out
     assert remote.paid_by_provider[provider] == 3, "the image paid for is collected"
     assert journal(p) == {}
+    assert not list((p / ".brandkit" / "tmp").iterdir()), "nothing kept or half-written"
 
 
 def test_a_full_disk_while_cutting_outputs_keeps_the_master(
@@ -246,3 +256,17 @@ def test_the_failure_label_names_the_combination(run: Run, tmp_path: Path) -> No
     (line,) = failed_lines(err)
     assert line.startswith("failed: social[subject=beans]@1:1 (local): "), line
     assert "generated 1," in out
+
+
+def test_a_kept_image_no_journal_entry_names_is_removed(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    p = project(tmp_path, "recraft")
+    tmp = p / ".brandkit" / "tmp"
+    tmp.mkdir(parents=True)
+    stale = tmp / f"kept-{'ab' * 32}"
+    stale.write_bytes(b"an image nobody journals")
+    code, _, err = build(run, p)
+    assert code == 0, err
+    assert not stale.exists()
+    assert remote.paid_by_provider["recraft"] == 3
