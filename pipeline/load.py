@@ -27,6 +27,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 MAX_NODES = 1_000_000
 MAX_DEPTH = 64
+MAX_DIGITS = 100  # an integer longer than this is a mistake in any field (Python stops at 4,300)
 
 PathT = tuple[str | int, ...]
 
@@ -202,7 +203,35 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return scalar(node)
+        return self._number(node, path)
+
+    def _number(self, node: yaml.ScalarNode, path: PathT) -> Any:
+        """A scalar; a number no field could hold (too many digits, too large for a float,
+        .inf or .nan) is a problem here, not an overflow later."""
+        value = node.value
+        if (
+            not node.style
+            and len(value) > MAX_DIGITS
+            and any(r.match(value) for r in (_INT, _HEX, _OCT))
+        ):
+            self._problem(
+                node,
+                path,
+                f"a number of {len(value.lstrip('+-'))} characters is too large for any field "
+                f"(at most {MAX_DIGITS}); quote it if it is text",
+            )
+            return None
+        result = scalar(node)
+        if isinstance(result, float) and not math.isfinite(result):
+            shown = value if len(value) <= 20 else value[:17] + "..."
+            self._problem(
+                node,
+                path,
+                f"{shown} is not a finite number (too large, .inf or .nan): write a plain "
+                "number, or quote it if it is text",
+            )
+            return None
+        return result
 
     def _mapping(self, node: yaml.MappingNode, path: PathT, depth: int) -> dict:
         out: dict[str, Any] = {}
