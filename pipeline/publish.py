@@ -71,7 +71,8 @@ def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dic
                     raise BrandkitError(f"{op.target.path}: dist/latest changed during the build")
                 outputs[op.target.path] = {**entry, "asset": op.asset, "_carried": True}
                 continue
-            assert record is not None, op.target.path
+            if record is None:  # its job failed (execute says so): never publish without it
+                raise BrandkitError(f"{op.target.path}: no image was made; nothing published")
             outputs[op.target.path] = {
                 "path": op.target.path,
                 "asset": op.asset,
