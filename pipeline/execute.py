@@ -246,9 +246,9 @@ class Executor:
             await self.realise_outputs(jp, master)
             self.progress("done", jp, "")
         except ProviderError as exc:
-            if jp.status == "generate" and not exc.retryable:
-                self.journal.drop(jp.job.key)  # the provider has said its last word
-            self.fail(jp, str(exc))
+            self.fail(
+                jp, str(exc) + (self._settle(jp.job.key, exc) if jp.status == "generate" else "")
+            )
         except Exception as exc:  # every exception is this job's failure, never the build's
             # The disk, the cache, or a bug of ours: what the provider may have charged
             # stays journaled, for the next build to collect; the other jobs go on.
@@ -258,6 +258,31 @@ class Executor:
             self.fail(jp, message)
             if _is_bug(exc):
                 self.outcome.bugs.append(exc)
+
+    def _settle(self, key: str, exc: ProviderError) -> str:
+        """A failed generation's journal entry: dropped when the provider has said its
+        last word, kept when the answer could not be read (the next build asks again)
+        until ODD_LIMIT builds in a row could not read it. Returns what to add to the
+        failure's message."""
+        try:
+            if not exc.retryable:
+                self.journal.drop(key)
+                return ""
+            entry = self.journal.get(key)
+            if exc.code != UNEXPECTED or entry is None or not _collectable(entry):
+                return ""
+            odd = entry.get("odd")
+            odd = odd + 1 if isinstance(odd, int) and not isinstance(odd, bool) else 1
+            if odd >= ODD_LIMIT:
+                self.journal.drop(key)
+                return (
+                    f"; {ODD_LIMIT} builds could not read its answer, so the next build "
+                    "generates it again"
+                )
+            self.journal.record(key, odd=odd)
+        except OSError:  # a full disk: the entry stays as it was, which is safe
+            return ""
+        return "; the provider's job is journaled: the next build asks for it again"
 
     def fail(self, jp: JobPlan, message: str) -> None:
         message = self.redact(message)
@@ -299,6 +324,7 @@ class Executor:
                     submitted=submitted,
                 )
                 result = await _answer(job.provider, self._resume(job.key, provider, ctx))
+                resumed = result is not None  # counted once it is stored
                 if result is None and job.provider != "local" and not provider.journals_id:
                     ctx.note()  # the intent, before anything that may be charged is sent
                 if result is None:
@@ -338,6 +364,7 @@ class Executor:
         )
         self.journal.drop(job.key)
         self.outcome.generated += 1
+        self.outcome.resumed += resumed
         self.outcome.cost_usd += result.cost_usd or 0.0
         return record
 
@@ -351,7 +378,6 @@ class Executor:
         except JobGone:
             self.journal.drop(key)
             return None
-        self.outcome.resumed += 1
         return result
 
     async def _recover(self, entry: dict[str, Any], provider: Any, ctx: RunContext) -> Generated:
@@ -563,7 +589,9 @@ async def _answer(provider: str, step: Awaitable[T], *, image: bool = False) -> 
         if _is_disk(exc):
             raise
         what = "the image could not be read" if image else "unexpected answer"
-        raise ProviderError(provider, f"{what} ({describe(exc)})", retryable=not image) from exc
+        raise ProviderError(
+            provider, f"{what} ({describe(exc)})", retryable=not image, code=UNEXPECTED
+        ) from exc
 
 
 def describe(exc: BaseException) -> str:
@@ -596,11 +624,17 @@ def _is_bug(exc: BaseException) -> bool:
     )
 
 
+UNEXPECTED = "brandkit:unexpected-answer"  # ProviderError.code of an answer we could not read
+ODD_LIMIT = 3  # builds in a row that could not read a journaled job's answer
+
+
 def _collectable(entry: dict[str, Any]) -> bool:
     """Does the entry say how to find the job again (a task UUID, a status URL, the
-    image's own URL)?"""
-    return bool(
-        entry.get("taskUUID") or entry.get("statusUrl") or entry.get("url") or entry.get("file")
+    image's own URL, the file it was kept in)? Only as text: an id of another type
+    (an odd answer, journaled as it came) finds nothing."""
+    return any(
+        isinstance(entry.get(name), str) and entry[name]
+        for name in ("taskUUID", "statusUrl", "url", "file")
     )
 
 

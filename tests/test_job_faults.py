@@ -107,6 +107,44 @@ def test_an_odd_answer_without_its_image_is_reported_as_maybe_charged(
     assert remote.paid_by_provider["recraft"] == 4
 
 
+def test_an_answer_that_stays_unreadable_is_given_up_after_three_builds(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    """Never paying twice must not mean never getting the image: a journaled job whose
+    answer three builds in a row could not read is submitted anew by the fourth (here
+    the provider keeps garbling, so that one fails too)."""
+    remote.inject("runware", "garble", times=None, on="poll", field="imageURL", value=12345)
+    p = project(tmp_path, "runware")
+    tails = []
+    for _ in range(3):
+        code, _, err = build(run, p, "--only", "hero")
+        assert code == 1, err
+        (line,) = failed_lines(err)
+        assert "unexpected answer" in line
+        tails.append(line)
+    assert "the next build asks for it again" in tails[0] and "asks" in tails[1]
+    assert "3 builds could not read its answer" in tails[2]
+    assert remote.paid_by_provider["runware"] == 1, "three builds asked, none paid again"
+    code, out, _ = build(run, p, "--only", "hero")
+    assert remote.paid_by_provider["runware"] == 2, "the fourth submits it anew"
+    assert "collected" not in out
+
+
+def test_an_odd_job_id_is_not_journaled_as_collectable(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    remote.inject("pixeldojo", "garble", field="statusUrl", value=5)
+    p = project(tmp_path, "pixeldojo")
+    code, _, err = build(run, p)
+    assert code == 1
+    (line,) = failed_lines(err)
+    assert "unexpected answer" in line
+    code, _, err = build(run, p)
+    assert code == 0, err
+    assert "may have been charged" in err
+    assert remote.paid_by_provider["pixeldojo"] == 4
+
+
 @pytest.mark.parametrize(
     ("provider", "on", "field", "value"),
     [
