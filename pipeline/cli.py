@@ -159,6 +159,12 @@ def plan(
     help="Refuse to start when the estimate is over USD.",
 )
 @provider_option
+@click.option(
+    "--replace-paid",
+    is_flag=True,
+    help="Let another provider replace outputs a paid provider made from the same request "
+    "(refused otherwise: e.g. local placeholders over runware images).",
+)
 @click.option("--dry-run", is_flag=True, help="Plan only; generate and write nothing.")
 @max_jobs_option
 @pass_ctx
@@ -173,6 +179,7 @@ def build(
     max_wait: float | None,
     max_cost: float | None,
     provider: str | None,
+    replace_paid: bool,
     dry_run: bool,
     max_jobs: int | None,
 ) -> None:
@@ -209,6 +216,7 @@ def build(
                 max_cost=max_cost,
                 progress=progress,
                 notify=say,
+                replace_paid=replace_paid,
             )
         finally:
             progress.close()
@@ -240,7 +248,7 @@ def status(c: Context, check: bool, provider: str | None) -> None:
         click.echo(f"  {reason}")
     if len(result.reasons) > len(shown):
         click.echo(f"  ... and {len(result.reasons) - len(shown)} more")
-    click.echo(f"stale: {len(result.reasons)} difference(s); run brandkit build")
+    click.echo(f"stale: {len(result.reasons)} difference(s); {result.advice}")
     if check:
         sys.exit(1)
 
@@ -307,7 +315,19 @@ def gc(c: Context, keep: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The one boundary where errors become messages and exit codes."""
+    """The one boundary where errors become messages and exit codes, and where every
+    line printed passes through report.printable (no terminal escapes) with the keys in
+    the environment replaced by ***."""
+    import os
+
+    from .report import SECRET_VARIABLES, safe_output
+
+    secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
+    with safe_output(secrets):
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="brandkit", standalone_mode=False)
     except click.exceptions.Abort:
@@ -349,13 +369,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _crash_log(exc: BaseException) -> Path:
+    import os
     import tempfile
     import traceback
 
-    fd, name = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
+    from .report import SECRET_VARIABLES
+
+    text = "".join(traceback.format_exception(exc))
+    for name in SECRET_VARIABLES:  # a key must not reach a file, even this one
+        secret = (os.environ.get(name) or "").strip()
+        if len(secret) >= 4:
+            text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
+    fd, path = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
     with open(fd, "w") as f:
-        traceback.print_exception(exc, file=f)
-    return Path(name)
+        f.write(text)
+    return Path(path)
 
 
 def entry() -> None:

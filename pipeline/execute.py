@@ -30,13 +30,40 @@ from .manifest import Manifest
 from .plan import JobPlan, OutputPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
-from .providers.http import PollPolicy, RetryPolicy, download, import_httpx, remove_parts
+from .providers.http import (
+    KeyGuard,
+    PollPolicy,
+    RetryPolicy,
+    download,
+    import_httpx,
+    remove_parts,
+    secret_forms,
+)
+from .providers.trust import accept, clean_fields
 
 
 @dataclass
 class Failure:
     job: JobPlan
     message: str
+
+
+@dataclass
+class _Refusal:
+    """A provider that refused the account (401, 402, 403): every job of it that had not
+    been sent yet is not sent, and the first failure says so, once."""
+
+    status: int | None
+    jobs: set[int] = field(default_factory=set)  # id() of the JobPlans it refused
+    failure: Failure | None = None  # the first of them
+    refused: int = 0  # the others, in flight at the same time
+    not_sent: int = 0
+
+    def tally(self) -> str:
+        """`: 7 more jobs not sent`, `: 1 more job refused, 7 not sent`."""
+        first, n = ("refused", self.refused) if self.refused else ("not sent", self.not_sent)
+        text = f": {n} more job{'s' if n != 1 else ''} {first}"
+        return text + (f", {self.not_sent} not sent" if self.refused and self.not_sent else "")
 
 
 @dataclass
@@ -89,7 +116,9 @@ class Executor:
         self._handoffs: dict[str, Handoff] = {}
         self._contexts: dict[str, RunContext] = {}
         self._secrets: list[str] = []
+        self._guard = KeyGuard()  # each provider's keys to its own base origin only
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
+        self._refused: dict[str, _Refusal] = {}  # providers that said 401, 402 or 403
         self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
 
     # -- set-up ------------------------------------------------------------------------------
@@ -133,6 +162,7 @@ class Executor:
             follow_redirects=True,
             headers={"User-Agent": _user_agent()},
             transport=transport(httpx),
+            event_hooks={"request": [self._guard]},
         )
 
     def _context(self, name: str, client: Any) -> RunContext:
@@ -140,10 +170,13 @@ class Executor:
         settings = self.manifest.providers.get(name)
         keys = provider.keys(self.env)
         self._secrets.extend(v for v in keys.values() if len(v) >= 4)
+        base_url = provider.base_url(settings.base_url if settings else None, self.env)
+        if keys:
+            self._guard.allow(name, base_url, keys)
         return RunContext(
             client=client,
             keys=keys,
-            base_url=provider.base_url(settings.base_url if settings else None, self.env),
+            base_url=base_url,
             tmp_dir=self.cache.tmp,
             retry=RetryPolicy.from_env(self.env),
             poll=PollPolicy.from_env(self.env),
@@ -168,6 +201,9 @@ class Executor:
                 with self._signals():
                     await asyncio.gather(*self._tasks, return_exceptions=True)
             self.outcome.pending = len(self.journal.entries())
+        for refusal in self._refused.values():
+            if refusal.failure is not None and (refusal.refused or refusal.not_sent):
+                refusal.failure.message += refusal.tally()
         return self.outcome
 
     def _sweep_journal(self) -> list[dict[str, Any]]:
@@ -286,21 +322,52 @@ class Executor:
 
     def fail(self, jp: JobPlan, message: str) -> None:
         message = self.redact(message)
+        refusal = self._refused.get(jp.job.provider)
+        if refusal is not None and id(jp) in refusal.jobs and refusal.failure is not None:
+            refusal.refused += 1  # the same refusal again: said once, by the first job
+            self.progress("failed", jp, "")
+            return
         self.outcome.failures.append(Failure(jp, message))
+        if refusal is not None and id(jp) in refusal.jobs:
+            refusal.failure = self.outcome.failures[-1]  # its message: in the final report
+            message = (
+                f"{jp.job.provider} refused the account (HTTP {refusal.status}): "
+                f"its jobs not sent yet will not be sent"
+            )
         self.progress("failed", jp, message)
         if not self.keep_going:
             self._stop = True
 
     def redact(self, text: str) -> str:
-        """Never let a key reach a message, even if a provider echoes it back."""
+        """Never let a key reach a message, even if a provider echoes it back (raw,
+        repr- or JSON-escaped, percent-encoded); and one message is one line."""
         for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+            for form in secret_forms(secret):
+                text = text.replace(form, "***")
+        return text.replace("\r\n", "\n").replace("\n", "\\n")
+
+    def _accept(self, provider: str, result: Generated) -> Generated:
+        """A provider's result as it may be journaled and stored (trust.accept)."""
+        result, warnings = accept(provider, result)
+        for warning in warnings:
+            self.notify(f"warning: {provider}: {warning}")
+        return result
+
+    def _note(self, key: str, provider: str, model: str, spec: Any, **fields: Any) -> None:
+        """Journal what it takes to collect a job; ids a provider sent are checked first
+        (the result's own fields were checked by _accept)."""
+        checked = {k: v for k, v in fields.items() if k in _ACCEPTED}
+        kept, dropped = clean_fields({k: v for k, v in fields.items() if k not in _ACCEPTED})
+        for name in dropped:
+            self.notify(f"warning: {provider}: ignored the {name} it returned (not a short id)")
+        self.journal.record(key, provider=provider, model=model, spec=spec, **kept, **checked)
 
     async def generate(self, jp: JobPlan) -> Record | None:
         job = jp.job
         async with self.limit(job.provider):
-            if self._stop:
+            if self._stop or job.provider in self._refused:
+                if job.provider in self._refused:
+                    self._refused[job.provider].not_sent += 1
                 self.outcome.skipped += 1
                 self.progress("skipped", jp, "")
                 return None
@@ -311,11 +378,11 @@ class Executor:
                 if provider.asynchronous
                 else contextlib.nullcontext(lambda: None)
             )
-            with starting as submitted:
+            with starting as started, self._watch_account(jp, started) as submitted:
                 ctx = replace(
                     self._contexts[job.provider],
                     note=partial(
-                        self.journal.record,
+                        self._note,
                         job.key,
                         provider=job.provider,
                         model=job.model,
@@ -328,8 +395,9 @@ class Executor:
                 if result is None and job.provider != "local" and not provider.journals_id:
                     ctx.note()  # the intent, before anything that may be charged is sent
                 if result is None:
-                    result = await _answer(
-                        job.provider, provider.generate(jp.request, job.model, ctx)
+                    result = self._accept(
+                        job.provider,
+                        await _answer(job.provider, provider.generate(jp.request, job.model, ctx)),
                     )
                     if result.url is not None and not provider.asynchronous:
                         # Paid, not fetched yet, and a synchronous provider can't be asked
@@ -368,6 +436,30 @@ class Executor:
         self.outcome.cost_usd += result.cost_usd or 0.0
         return record
 
+    @contextlib.contextmanager
+    def _watch_account(self, jp: JobPlan, submitted: Callable[[], None]) -> Any:
+        """Around a job's exchange with its provider (not the image download): a 401, 402
+        or 403 refuses the account, so the provider's jobs not sent yet are not sent. A job
+        the provider had accepted stays journaled, for a later build to collect."""
+        accepted = False
+
+        def accept() -> None:
+            nonlocal accepted
+            accepted = True
+            submitted()
+
+        try:
+            yield accept
+        except ProviderError as exc:
+            if exc.status not in ACCOUNT_REFUSED:
+                raise
+            self._refused.setdefault(jp.job.provider, _Refusal(exc.status)).jobs.add(id(jp))
+            if not accepted or exc.retryable:
+                raise
+            raise ProviderError(  # retryable: run_job keeps the journal entry
+                exc.provider, exc.message, retryable=True, status=exc.status, code=exc.code
+            ) from None
+
     async def _resume(self, key: str, provider: Any, ctx: RunContext) -> Generated | None:
         entry = self.journal.get(key)
         if entry is None:
@@ -388,23 +480,24 @@ class Executor:
             path = _kept(self.cache.tmp, entry["key"])
             if path is None or not path.is_file():
                 raise JobGone("the image an earlier build kept is gone")
-            return Generated(
+            result = Generated(
                 path=path,
                 seed=entry.get("seed"),
                 cost_usd=entry.get("cost_usd"),
                 credits=entry.get("credits"),
                 meta=entry.get("meta") or {},
             )
-        if entry.get("url") and not provider.asynchronous:
-            return Generated(
+        elif entry.get("url") and not provider.asynchronous:
+            result = Generated(
                 url=entry["url"],
                 seed=entry.get("seed"),
                 cost_usd=entry.get("cost_usd"),
                 credits=entry.get("credits"),
                 meta=entry.get("meta") or {},
             )
-        result: Generated = await provider.resume(entry, ctx)
-        return result
+        else:
+            result = await provider.resume(entry, ctx)
+        return self._accept(provider.name, result)
 
     async def collect_orphan(self, entry: dict[str, Any]) -> None:
         """A job paid for by an earlier build whose manifest entry has since changed: keep
@@ -576,6 +669,9 @@ def _output_meta(
     )
 
 
+_ACCEPTED = frozenset({"seed", "cost_usd", "credits", "meta"})  # checked by trust.accept
+
+
 async def _answer(provider: str, step: Awaitable[T], *, image: bool = False) -> T:
     """What a provider answered (`image`: the image it sent, being stored), or a
     ProviderError naming what was odd about it: an answer of a shape we did not expect
@@ -671,6 +767,7 @@ def _remove_unkept(tmp: Path, journaled: set[str]) -> None:
 
 
 _GONE = frozenset({403, 404, 410})  # a journaled image link that no longer answers
+ACCOUNT_REFUSED = frozenset({401, 402, 403})  # a bad key, no credit, no permission
 
 
 def _journaled(result: Generated) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from .jobs import GenerationSpec, Job, OutputTarget
 from .keys import content_key
 from .load import PathT, readable_path
 from .manifest import Asset, Manifest, Settings, hex_color
-from .models import native_size, nearest_ratio
+from .models import MODELS, V4_STYLES, native_size, nearest_ratio
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
 from .sandbox import RenderTimeout, RenderTimer, make_environment, render, slug
@@ -83,6 +83,7 @@ class Expander:
         self._folders_ok: set[str] = set()  # folders (as spelt) already checked
         self._rendering: dict[tuple[PathT, str, str, str], tuple[int, str, int]] = {}
         self.timer = RenderTimer()
+        self._style_refused: set[PathT] = set()  # reported once, however many assets share it
 
     # -- problems ----------------------------------------------------------------------------
     def problem(self, path: PathT, message: str, *, key: bool = False) -> None:
@@ -211,7 +212,7 @@ class Expander:
         except ModelNotAvailable as exc:
             self.problem(self.setting_path(asset, "model"), str(exc))
             return
-        settings = self.capable_settings(asset, provider)
+        settings = self.capable_settings(asset, provider, resolved.alias)
         apath: PathT = ("assets", asset.id)
         groups = self.group_sizes(asset, resolved.sizes, apath)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
@@ -273,9 +274,10 @@ class Expander:
         own: PathT = ("assets", asset.id, key)
         return own if own in doc.marks or ("defaults", key) not in doc.marks else ("defaults", key)
 
-    def capable_settings(self, asset: Asset, provider: Provider) -> Settings:
+    def capable_settings(self, asset: Asset, provider: Provider, alias: str | None) -> Settings:
         """The asset's settings as the provider can honour them; nothing dropped silently."""
         settings = asset.settings
+        refused = self.refuse_v3_style(asset, alias)
         how = f" (--provider {provider.name})" if self.provider_override else ""
         if (settings.palette or settings.background) and not provider.supports_colors:
             configured = self.manifest.providers.get(provider.name)
@@ -298,12 +300,30 @@ class Expander:
             ("substyle", provider.supports_style),
             ("seed", provider.supports_seed),
         ):
-            if getattr(settings, key) is not None and not supported:
+            if getattr(settings, key) is not None and not supported and key not in refused:
                 self.problem(
                     self.setting_path(asset, key),
                     f"{provider.name}{how} does not accept `{key}` for these models",
                 )
         return settings
+
+    def refuse_v3_style(self, asset: Asset, alias: str | None) -> set[str]:
+        """`style`/`substyle` on a model that takes none: the V4 family, on every provider
+        (local too, so a kit that validates locally cannot fail, or pay for an image that
+        ignores them, on a real one). A raw id we do not know may be another family."""
+        info = MODELS.get(alias) if alias else None
+        if info is None or info.v3_style:
+            return set()
+        keys = {k for k in ("style", "substyle") if getattr(asset.settings, k) is not None}
+        for key in sorted(keys):
+            path = self.setting_path(asset, key)
+            if path not in self._style_refused:
+                self._style_refused.add(path)
+                self.problem(
+                    path,
+                    f"{info.alias} takes no V3 style/substyle (remove `{key}`); {V4_STYLES}",
+                )
+        return keys
 
     def context(self, asset: Asset, combo: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
         brand = dict(self.manifest.brand)

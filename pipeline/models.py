@@ -42,11 +42,18 @@ SIZES_2K: dict[str, tuple[int, int]] = {
 }
 
 
+# Why `style`/`substyle` are refused for the V4 family (providers.md 2.1 "Styles", 4.3).
+V4_STYLES = "Recraft serves styles through the separate V4 Styles models (style_id)"
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     alias: str
     sizes: dict[str, tuple[int, int]]
     ids: dict[str, str]  # provider name -> that provider's model id
+    # Takes V3's `style`/`substyle`? Not the V4 family: Recraft points V4 users to the
+    # separate V4 Styles models, and a provider may ignore them (yet charge).
+    v3_style: bool = False
 
 
 MODELS: dict[str, ModelInfo] = {

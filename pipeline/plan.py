@@ -5,6 +5,10 @@ Status: `reuse` (every output is already cached or published), `derive` (the mas
 cached, some sizes or formats must be cut), `generate` (a paid image is needed), with
 the reason (`new`, `prompt changed`, `--force`, ...). Outputs in the lock that the
 manifest no longer asks for are `remove`. Planning reads; it never writes.
+
+A job that would replace outputs published from a paid provider when nothing but the
+provider changed (a plain `build` after `build --provider runware`, with a manifest that
+says `local`) says so: `build` refuses it unless told `--replace-paid`.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import Cache, Record, file_sha256
+from .errors import BrandkitError
 from .jobs import Job, OutputTarget
-from .keys import derived_key
+from .keys import content_key, derived_key
 from .lockfile import LockEntry, lock_digest
 from .prices import price
 from .project import Project
@@ -45,6 +50,9 @@ class JobPlan:
     outputs: list[OutputPlan]
     unit_cost_usd: float | None
     master: Record | None = None
+    # Lock entries of outputs published from a paid provider that this job would replace
+    # although only the provider differs (see paid_replacements).
+    replaces_paid: list[LockEntry] = field(default_factory=list)
 
     @property
     def estimated_cost_usd(self) -> float:
@@ -70,6 +78,16 @@ class Plan:
     @property
     def outputs(self) -> list[OutputPlan]:
         return [o for j in self.jobs for o in j.outputs]
+
+    def paid_replacements(self) -> dict[tuple[str, str], int]:
+        """Outputs published from a paid provider that this plan would replace with another
+        provider's images, nothing else having changed: (old, new provider) -> count."""
+        counts: dict[tuple[str, str], int] = {}
+        for j in self.jobs:
+            for e in j.replaces_paid:
+                pair = (e.provider, j.job.provider)
+                counts[pair] = counts.get(pair, 0) + 1
+        return counts
 
 
 def cache_key_for(job_key: str, target: OutputTarget) -> str:
@@ -171,6 +189,13 @@ class _Planner:
             )
         else:
             status, reason = "reuse", "up to date"
+        replaced = self.paid_replaced(key, group)
+        if replaced:
+            old, n = replaced[0].provider, _outputs(len(replaced))
+            reason = (
+                f"provider changed {old} -> {job.provider}: would replace {n} "
+                f"published from {old} (build refuses without --replace-paid)"
+            )
         return JobPlan(
             job=job,
             assets=sorted({j.asset for j in group}),
@@ -180,7 +205,23 @@ class _Planner:
             outputs=outputs,
             unit_cost_usd=None,
             master=master,
+            replaces_paid=replaced,
         )
+
+    def paid_replaced(self, key: str, group: list[Job]) -> list[LockEntry]:
+        """The lock entries of this job's outputs that a paid provider made from the very
+        same request (see only_provider_differs)."""
+        if not self.lock:
+            return []
+        keys = KeysUnder()
+        return [
+            entry
+            for j in group
+            for o in j.outputs
+            if (entry := self.lock.get(o.path)) is not None
+            and entry.key != key
+            and only_provider_differs(j, o, entry, keys)
+        ]
 
     def output(self, key: str, asset: str, target: OutputTarget) -> OutputPlan:
         ck = cache_key_for(key, target)
@@ -238,6 +279,67 @@ class _Planner:
             if record is not None and record.spec:
                 return {"provider": record.provider, "model": record.model, "spec": record.spec}
         return self.previous.get(path)
+
+
+FREE_PROVIDERS = frozenset({"local"})
+
+
+class KeysUnder:
+    """A job's content key as another provider would have it, computed once per job."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str], str | None] = {}
+
+    def of(self, job: Job, provider: str) -> str | None:
+        if (job.key, provider) not in self._keys:
+            self._keys[job.key, provider] = _key_under(job, provider)
+        return self._keys[job.key, provider]
+
+
+def _key_under(job: Job, provider: str) -> str | None:
+    try:
+        resolved = get_provider(provider).resolve_model(job.alias or job.model)
+    except (BrandkitError, ValueError):  # a provider we no longer know, a model it lacks
+        return None
+    return content_key(provider, resolved.model_id, job.spec)
+
+
+def only_provider_differs(
+    job: Job, target: OutputTarget, entry: LockEntry, keys: KeysUnder | None = None
+) -> bool:
+    """Was the published output `entry` made by a paid provider other than the job's, from
+    the same prompt, size, colours and model (so the job would replace it only because its
+    provider differs)? Moving from the free `local` placeholders to a paid provider is the
+    normal upgrade, never this."""
+    if entry.provider in FREE_PROVIDERS or entry.provider == job.provider:
+        return False
+    if (entry.width, entry.height, entry.format) != (target.width, target.height, target.format):
+        return False
+    return (keys or KeysUnder()).of(job, entry.provider) == entry.key
+
+
+def describe_paid_replacements(counts: dict[tuple[str, str], int]) -> str:
+    """`6 outputs published from runware would be replaced by local placeholders`."""
+    parts = []
+    for (old, new), n in sorted(counts.items()):
+        by = f"{new} placeholders" if new in FREE_PROVIDERS else f"{new} images, paid again"
+        parts.append(f"{_outputs(n)} published from {old} would be replaced by {by}")
+    return "; ".join(parts)
+
+
+def paid_choices(counts: dict[tuple[str, str], int]) -> str:
+    """The two explicit choices, as commands to copy."""
+    olds = sorted({old for old, _ in counts})
+    keep = (
+        f'"brandkit build --provider {olds[0]}" to keep building with {olds[0]}'
+        if len(olds) == 1
+        else '"brandkit build --provider NAME" to keep building with the provider that made them'
+    )
+    return f'run {keep}, or "brandkit build --replace-paid" to replace them'
+
+
+def _outputs(n: int) -> str:
+    return f"{n} output{'s' if n != 1 else ''}"
 
 
 def _lock_vouched(project: Project) -> bool:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -16,6 +19,86 @@ if TYPE_CHECKING:
     from .jobs import Job
     from .plan import JobPlan, Plan
     from .workflow import BuildResult
+
+
+# --- the output boundary: what may reach a terminal or a CI log ------------------------------
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that
+# reorder what a terminal shows: ESC, CSI, OSC, BEL, \r and their kin never reach one.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character escaped (`\r`, `\u001b`, ...): a provider's
+    or a manifest's words can neither move the cursor, set a title, ring a bell nor hide
+    a line. The escapes are also valid inside a JSON string, so JSON stays JSON (json
+    escapes C0 controls itself; C1 controls it writes raw)."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    c = match.group()
+    return "\\r" if c == "\r" else f"\\u{ord(c):04x}"
+
+
+class SafeStream:
+    """A text stream that writes everything through `printable`, with the given secrets
+    replaced by `***`: the one boundary every printer's text crosses (click.echo,
+    print, the reporters). `raw` is the stream beneath, for our own colour codes."""
+
+    def __init__(self, raw: TextIO, secrets: Iterable[str] = ()):
+        self.raw = raw
+        self._secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("SafeStream takes text")  # click then knows it is not binary
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        text = printable(text)
+        try:
+            self.raw.write(text)
+        except UnicodeEncodeError:  # an ASCII-only stream (LANG=C)
+            encoding = getattr(self.raw, "encoding", None) or "ascii"
+            self.raw.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":  # bytes written beneath would bypass the boundary
+            raise AttributeError(name)
+        return getattr(self.raw, name)
+
+
+def raw_stream(stream: TextIO) -> TextIO:
+    """The stream beneath a SafeStream (for a progress bar's own escape codes)."""
+    return stream.raw if isinstance(stream, SafeStream) else stream
+
+
+# Every provider's env_keys (tests/test_escaping.py checks the two agree); listed here so
+# that printing imports no provider module.
+SECRET_VARIABLES = (
+    "RUNWARE_API_KEY",
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "PIXELDOJO_API_KEY",
+    "RECRAFT_API_TOKEN",
+)
+
+
+@contextmanager
+def safe_output(secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Route sys.stdout and sys.stderr through SafeStream for the duration."""
+    secrets = [s for s in secrets if len(s) >= 8]
+    saved = sys.stdout, sys.stderr
+    sys.stdout = SafeStream(raw_stream(saved[0]), secrets)  # type: ignore[assignment]
+    sys.stderr = SafeStream(raw_stream(saved[1]), secrets)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -31,12 +114,13 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "outputs": len(plan.outputs),
             "estimated_cost_usd": plan.estimated_cost_usd,
             "unknown_prices": sorted(plan.unknown_prices),
+            "replaces_paid": sum(len(j.replaces_paid) for j in plan.jobs),
         },
     }
 
 
 def _job_json(j: JobPlan) -> dict[str, Any]:
-    return {
+    data = {
         "key": j.job.key,
         "asset": j.job.asset,
         "assets": j.assets,
@@ -57,6 +141,11 @@ def _job_json(j: JobPlan) -> dict[str, Any]:
         ],
         "estimated_cost_usd": j.estimated_cost_usd,
     }
+    if j.replaces_paid:  # only on such jobs: a plan of 10,000 jobs stays as small
+        data["replaces_paid"] = [
+            {"path": e.path, "provider": e.provider, "model": e.model} for e in j.replaces_paid
+        ]
+    return data
 
 
 def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
@@ -73,7 +162,7 @@ def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
 def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) -> None:
     out = out or sys.stdout
     for j in plan.jobs:
-        if j.status == "reuse" and not verbose:
+        if j.status == "reuse" and not verbose and not j.replaces_paid:
             continue
         spec = j.job.spec
         cost = f"  ${j.estimated_cost_usd:.3f}" if j.status == "generate" else ""
@@ -100,6 +189,13 @@ def plan_summary(plan: Plan) -> str:
     parts.append(f"estimated cost ${plan.estimated_cost_usd:.2f}")
     if plan.unknown_prices:
         parts.append(f"(no price known for {', '.join(sorted(plan.unknown_prices))})")
+    replacements = plan.paid_replacements()
+    if replacements:
+        from .plan import describe_paid_replacements
+
+        parts.append(
+            f"{describe_paid_replacements(replacements)}: build refuses without --replace-paid"
+        )
     return "; ".join(parts)
 
 
@@ -110,7 +206,9 @@ def build_summary(result: BuildResult) -> str:
     earlier = f" ({o.resumed} collected from an earlier build)" if o.resumed else ""
     text = (
         f"generated {o.generated}{earlier}, derived {o.derived}, reused {o.reused}, "
-        f"failed {len(o.failures)}, cost ${o.cost_usd:.2f}"
+        f"failed {len(o.failures)}, "
+        + (f"not sent {o.skipped}, " if o.skipped else "")
+        + f"cost ${o.cost_usd:.2f}"
     )
     if result.published is None:
         text += "; nothing published (finished images are cached: rerun to resume)"
@@ -165,7 +263,7 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as Bar
 
-            console = Console(file=stream, no_color=bool(os.environ.get("NO_COLOR")))
+            console = Console(file=raw_stream(stream), no_color=bool(os.environ.get("NO_COLOR")))
             self._bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -186,7 +284,7 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, description=f"{job.job.asset}")
             if event == "failed":
-                self._bar.console.print(line, markup=False, highlight=False)
+                self._bar.console.print(printable(line), markup=False, highlight=False)
         elif line and event != "start":
             self.stream.write(line + "\n")
             self.stream.flush()

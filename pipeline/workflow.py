@@ -9,14 +9,21 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .cache import Cache
 from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
-from .jobs import Job
+from .jobs import Job, OutputTarget
 from .manifest import Manifest, load_manifest
-from .plan import Plan, make_plan
+from .plan import (
+    KeysUnder,
+    Plan,
+    describe_paid_replacements,
+    make_plan,
+    only_provider_differs,
+    paid_choices,
+)
 from .project import Project
 
 if TYPE_CHECKING:
@@ -44,7 +51,11 @@ def load(
     expander = Expander(
         manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
     )
-    return Loaded(project, manifest, expander.expand(), expander.warnings)
+    jobs = expander.expand()
+    from .providers.trust import base_url_notes
+
+    notes = base_url_notes(manifest.providers, dict(os.environ))
+    return Loaded(project, manifest, jobs, [*expander.warnings, *notes])
 
 
 @contextmanager
@@ -81,12 +92,20 @@ def build(
     max_cost: float | None = None,
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
+    replace_paid: bool = False,
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
-    interrupted: finished images stay cached and in-flight ones journaled."""
+    interrupted: finished images stay cached and in-flight ones journaled. Outputs paid
+    for at one provider are replaced by another's only when `replace_paid` says so."""
     from .execute import execute
     from .publish import publish
 
+    replacements = the_plan.paid_replacements()
+    if replacements and not replace_paid:
+        raise BrandkitError(
+            f"{describe_paid_replacements(replacements)} (only the provider changed); "
+            f"nothing was generated: {paid_choices(replacements)}"
+        )
     if max_cost is not None and the_plan.unknown_prices:
         raise BrandkitError(
             f"no price is known for {', '.join(sorted(the_plan.unknown_prices))}"
@@ -102,6 +121,8 @@ def build(
         from .providers import get_provider
 
         get_provider(provider).keys(dict(os.environ))
+        settings = loaded.manifest.providers.get(provider)  # a base_url not confirmed: refuse
+        get_provider(provider).base_url(settings.base_url if settings else None, dict(os.environ))
     outcome = execute(
         the_plan,
         cache,
@@ -128,6 +149,19 @@ def build(
 class Status:
     current: bool
     reasons: list[str] = field(default_factory=list)
+    # outputs published from a paid provider that only a provider change makes stale:
+    # (old, new provider) -> count
+    paid: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def advice(self) -> str:
+        """What to run about it."""
+        if not self.paid:
+            return "run brandkit build"
+        return (
+            f"{describe_paid_replacements(self.paid)}, so a plain build refuses: "
+            f"{paid_choices(self.paid)}"
+        )
 
 
 def status(loaded: Loaded) -> Status:
@@ -135,19 +169,28 @@ def status(loaded: Loaded) -> Status:
     project = loaded.project
     lock = project.read_lock()
     reasons: list[str] = []
-    wanted: dict[str, tuple[str, Any]] = {}
+    paid: dict[tuple[str, str], int] = {}
+    wanted: dict[str, tuple[Job, OutputTarget]] = {}
     for job in loaded.jobs:
         for o in job.outputs:
-            wanted[o.path] = (job.key, (o.width, o.height, o.format))
-    for path, (key, shape) in wanted.items():
+            wanted[o.path] = (job, o)
+    keys = KeysUnder()
+    for path, (job, o) in wanted.items():
         entry = lock.get(path)
         if entry is None:
             reasons.append(f"new: {path}")
-        elif entry.key != key or (entry.width, entry.height, entry.format) != shape:
+        elif entry.key != job.key and only_provider_differs(job, o, entry, keys):
+            paid[entry.provider, job.provider] = paid.get((entry.provider, job.provider), 0) + 1
+            reasons.append(f"provider changed {entry.provider} -> {job.provider}: {path}")
+        elif entry.key != job.key or (entry.width, entry.height, entry.format) != (
+            o.width,
+            o.height,
+            o.format,
+        ):
             reasons.append(f"changed: {path}")
     reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
     reasons.extend(_dist_problems(project, lock))
-    return Status(current=not reasons, reasons=reasons)
+    return Status(current=not reasons, reasons=reasons, paid=paid)
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:

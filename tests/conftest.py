@@ -30,6 +30,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     for name in ("RUNWARE", "CLOUDFLARE", "PIXELDOJO", "RECRAFT"):
         monkeypatch.delenv(f"BRANDKIT_{name}_URL", raising=False)
+    monkeypatch.delenv("BRANDKIT_ALLOW_BASE_URL", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
 

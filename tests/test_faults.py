@@ -19,6 +19,10 @@ from tests.emulator import Emulator
 
 SYNC = ["cloudflare", "recraft"]
 ALL = ["runware", "cloudflare", "pixeldojo", "recraft"]
+# A synchronous provider is asked again only when the answer proves the model never ran
+# (tests/test_sync_providers.py has the rest).
+TRANSIENT = ["429+retry-after", 429, 500, 502, 503, "503+retry-after"]
+SYNC_RETRIED = ("429+retry-after", 429, "503+retry-after")
 
 
 def build(run: Run, p: Path, *args: str) -> tuple[int, str, str]:
@@ -44,13 +48,15 @@ def assert_whole(p: Path) -> None:
     assert_cache_consistent(p)
 
 
-@pytest.mark.parametrize("provider", ALL)
-@pytest.mark.parametrize("status", ["429+retry-after", 429, 500, 502, 503])
+@pytest.mark.parametrize(
+    ("provider", "status"),
+    [(p, s) for s in TRANSIENT for p in ALL if p not in SYNC or s in SYNC_RETRIED],
+)
 def test_transient_status_is_retried(
     run: Run, tmp_path: Path, remote: Emulator, provider: str, status: int | str
 ) -> None:
-    extra = {"retry_after": 0.05} if status == "429+retry-after" else {}
-    status = 429 if status == "429+retry-after" else status
+    extra = {"retry_after": 0.05} if isinstance(status, str) else {}
+    status = int(str(status).partition("+")[0])
     remote.inject(provider, "status", status=status, **extra)
     p = project(tmp_path, provider)
     code, _, err = build(run, p)
@@ -60,15 +66,12 @@ def test_transient_status_is_retried(
     assert_whole(p)
 
 
-@pytest.mark.parametrize("provider", ALL)
-@pytest.mark.parametrize("fault", ["drop", "reset", "malformed_json"])
+@pytest.mark.parametrize("provider", ["runware", "pixeldojo"])
+@pytest.mark.parametrize("fault", ["drop", "reset"])
 def test_broken_answers_are_retried(
     run: Run, tmp_path: Path, remote: Emulator, provider: str, fault: str
 ) -> None:
-    if fault == "malformed_json" and provider == "runware":
-        remote.inject(provider, fault, on="poll")
-    else:
-        remote.inject(provider, fault)
+    remote.inject(provider, fault)
     p = project(tmp_path, provider)
     assert build(run, p)[0] == 0
     assert_whole(p)
@@ -81,27 +84,6 @@ def test_runware_never_pays_twice_for_a_lost_answer(
     p = project(tmp_path, "runware")
     assert build(run, p)[0] == 0
     assert remote.paid_by_provider["runware"] == 3, "the retry asked getResponse first"
-
-
-@pytest.mark.parametrize("provider", SYNC)
-def test_sync_provider_lost_answer_costs_at_most_the_request_in_flight(
-    run: Run, tmp_path: Path, remote: Emulator, provider: str
-) -> None:
-    remote.inject(provider, "drop", after=True)
-    p = project(tmp_path, provider)
-    assert build(run, p)[0] == 0
-    assert remote.paid_by_provider[provider] == 4  # the lost one cannot be recovered
-
-
-@pytest.mark.parametrize("provider", ["cloudflare", "recraft"])
-def test_slow_answer_times_out_and_is_retried(
-    run: Run, tmp_path: Path, remote: Emulator, provider: str
-) -> None:
-    remote.inject(provider, "slow", seconds=1.5)
-    p = project(tmp_path, provider, extra=f"providers:\n  {provider}: {{timeout: 0.4}}\n")
-    code, _, err = build(run, p)
-    assert code == 0, err
-    assert_whole(p)
 
 
 @pytest.mark.parametrize("provider", ["runware", "cloudflare", "pixeldojo"])
@@ -126,16 +108,6 @@ PROVIDER_MESSAGES = {
     ("pixeldojo", "content_refusal"): "Content policy violation",
     ("recraft", "content_refusal"): "content_policy_violation",
 }
-
-
-@pytest.mark.parametrize("provider", SYNC)
-def test_sync_failed_generation_is_a_5xx_and_retried(
-    run: Run, tmp_path: Path, remote: Emulator, provider: str
-) -> None:
-    remote.inject(provider, "job_failed")
-    p = project(tmp_path, provider)
-    assert build(run, p)[0] == 0
-    assert_whole(p)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +162,7 @@ def test_long_retry_after_is_reported_not_slept_on(
 def test_persistent_outage_gives_up_with_the_providers_message(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
-    remote.inject("recraft", "status", status=503, times=None)
+    remote.inject("recraft", "status", status=503, retry_after=0.01, times=None)
     code, _, err = build(run, project(tmp_path, "recraft"), "--only", "hero")
     assert code == 1
     assert "gave up after 5 attempts" in err

@@ -113,7 +113,9 @@ def test_wrong_key_fails_cleanly_without_retrying_or_leaking(
     assert code == 1
     assert "request unauthorized (HTTP 401)" in err
     assert "rc-WRONG-secret-value" not in out + err
-    assert len(remote.requests) == 3, "401 is never retried"
+    prompts = [r.json["prompt"] for r in remote.requests]
+    assert 1 <= len(prompts) == len(set(prompts)), "401 is never retried"
+    assert len(re.findall(r"^failed: ", err, re.M)) == 1, "said once, not once per job"
 
 
 def test_base_url_from_the_manifest(
@@ -122,6 +124,10 @@ def test_base_url_from_the_manifest(
     monkeypatch.delenv("BRANDKIT_RECRAFT_URL")
     extra = f"providers:\n  recraft: {{base_url: '{remote.base_url('recraft')}'}}\n"
     write_manifest(tmp_path / "p", kit("recraft", extra=extra))
+    code, _, err = run(tmp_path / "p", "build")  # only the manifest names it: refused
+    assert code == 1 and "BRANDKIT_ALLOW_BASE_URL" in err
+    assert remote.paid_by_provider["recraft"] == 0 and remote.requests == []
+    monkeypatch.setenv("BRANDKIT_ALLOW_BASE_URL", remote.base_url("recraft"))
     assert run(tmp_path / "p", "build")[0] == 0
     assert remote.paid_by_provider["recraft"] == 3
 

@@ -2,12 +2,16 @@
 
 For every example in the Runware and Cloudflare pages, a manifest asking for the same
 prompt, size, colours and style makes `plan --json` show a `request` equal to the example
-body: the random taskUUID aside, and documented optional fields allowed in addition.
+body: the random taskUUID aside, and documented optional fields allowed in addition. An
+older example that sends a V3 `style`/`substyle` to a V4 model is refused instead: the
+newer pages dropped those examples, and Recraft serves styles through the separate V4
+Styles models (providers.md 2.1 "Styles", 4.3).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,8 @@ ALLOWED_EXTRA = {
 
 def test_stored_vectors_match_the_seed_pages() -> None:
     if not DEFAULT_SEEDS.is_dir():
+        if os.environ.get("CI"):  # CI always has shared/ beside the clone: never skip there
+            pytest.fail(f"shared/seeds is missing at {DEFAULT_SEEDS}")
         pytest.skip("shared/seeds is not beside this checkout")
     assert extract(DEFAULT_SEEDS) == VECTORS
     assert [len(v) for v in VECTORS.values()] == [4, 4, 4, 5]
@@ -85,6 +91,13 @@ def test_plan_request_equals_the_documented_example(
 ) -> None:
     provider = "runware" if "taskType" in example else "cloudflare"
     write_manifest(tmp_path, manifest_for(provider, example))
+    styles = sorted({"style", "substyle"} & set(example.get("input", {})))
+    if styles:
+        code, _, err = run(tmp_path, "plan")
+        assert code == 1
+        for key in styles:
+            assert f"assets.example.{key}: recraft-v4-pro takes no V3 style/substyle" in err
+        return
     (job,) = run.json(tmp_path, "plan")["jobs"]
     request = dict(job["request"])
     expected = {k: v for k, v in example.items() if k != "taskUUID"}

@@ -18,6 +18,7 @@ from ..errors import MissingKeyError
 from ..jobs import GenerationSpec
 from ..models import MODELS, SIZES_1K, SIZES_2K, ModelInfo, find_model
 from .http import PollPolicy, RetryPolicy
+from .trust import ALLOW_BASE_URL, BadKeyError, UnconfirmedBaseUrl, base_url_allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +138,38 @@ class ProviderBase:
         raise JobGone(f"{self.name} jobs cannot be resumed")
 
     def keys(self, env: dict[str, str] | None = None) -> dict[str, str]:
-        """The provider's secrets from the environment, or MissingKeyError naming them."""
+        """The provider's secrets from the environment, or MissingKeyError naming them.
+
+        Whitespace around a value (a key file saved with CRLF, a pasted newline) is
+        stripped; whitespace or a control character inside one is refused (BadKeyError)
+        before anything is sent, without a word of the value."""
         env = dict(os.environ) if env is None else env
-        missing = tuple(k for k in self.env_keys if not env.get(k))
+        values = {k: (env.get(k) or "").strip() for k in self.env_keys}
+        missing = tuple(k for k, v in values.items() if not v)
         if missing:
             raise MissingKeyError(self.name, missing)
-        return {k: env[k] for k in self.env_keys}
+        for variable, value in values.items():
+            if not all("!" <= c <= "~" for c in value):
+                raise BadKeyError(self.name, variable)
+        return values
 
     def base_url(self, configured: str | None, env: dict[str, str]) -> str:
-        """BRANDKIT_<NAME>_URL, else the manifest's base_url, else the documented base."""
-        override = env.get(f"BRANDKIT_{self.name.upper()}_URL") or configured
-        return (override or self.default_base_url).rstrip("/")
+        """BRANDKIT_<NAME>_URL, else the manifest's base_url, else the documented base.
+
+        A manifest's base_url other than the documented base is where anyone who can
+        edit the manifest could send this provider's key: it is used only once the
+        environment confirms it (BRANDKIT_ALLOW_BASE_URL), else UnconfirmedBaseUrl."""
+        override = (env.get(f"BRANDKIT_{self.name.upper()}_URL") or "").strip()
+        if override:
+            return override.rstrip("/")
+        if configured and self.env_keys and not self.is_documented(configured):
+            if not base_url_allowed(configured, env.get(ALLOW_BASE_URL, "")):
+                raise UnconfirmedBaseUrl(self.name, configured)
+            return configured.rstrip("/")
+        return self.default_base_url.rstrip("/")
+
+    def is_documented(self, url: str) -> bool:
+        return url.rstrip("/") == self.default_base_url.rstrip("/")
 
 
 def recraft_style_and_controls(spec: GenerationSpec) -> dict[str, Any]:

@@ -3,7 +3,11 @@
 `POST {base}/accounts/{account_id}/ai/run` with `{"model", "input": {...}}`, where input
 holds only what its schema allows (additionalProperties is false): prompt, size "WxH",
 style, substyle, controls {colors (max 5), background_color}. The answer carries
-`result.image`, a URL we then download. 429 with code 3036 (daily quota) is not retried.
+`result.image`, a URL we then download. 429 with code 3036 (daily quota) is not retried,
+nor is anything that may have reached the model (no idempotency key is documented).
+
+The token needs the AI Gateway permission, and the account credits loaded (Unified
+Billing; providers.md 2.1 Auth): a 401 or 403 says what to check.
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ if TYPE_CHECKING:
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from .base import Generated, ProviderBase, RunContext, bearer, recraft_style_and_controls
-from .http import decode_inline, send_json
+from .http import MAY_HAVE_BEEN_CHARGED, decode_inline, send_json
 
 DAILY_QUOTA = "3036"
+AUTH_HINT = (
+    "check that CLOUDFLARE_API_TOKEN is valid and has the AI Gateway permission (Read "
+    "and Edit) and Workers AI Read, that credits are loaded (dashboard: AI Gateway > "
+    "Credits), and that CLOUDFLARE_ACCOUNT_ID is the token's account"
+)
 
 
 class CloudflareProvider(ProviderBase):
@@ -41,17 +50,25 @@ class CloudflareProvider(ProviderBase):
 
     async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
         account = ctx.keys["CLOUDFLARE_ACCOUNT_ID"]
-        body = await send_json(
-            ctx.client,
-            self.name,
-            "POST",
-            f"{ctx.base_url}/accounts/{account}/ai/run",
-            json=request,
-            headers=bearer(ctx.keys["CLOUDFLARE_API_TOKEN"]),
-            policy=ctx.retry,
-            parse_error=parse_error,
-            no_retry_codes=frozenset({DAILY_QUOTA}),
-        )
+        try:
+            body = await send_json(
+                ctx.client,
+                self.name,
+                "POST",
+                f"{ctx.base_url}/accounts/{account}/ai/run",
+                json=request,
+                headers=bearer(ctx.keys["CLOUDFLARE_API_TOKEN"]),
+                policy=ctx.retry,
+                parse_error=parse_error,
+                no_retry_codes=frozenset({DAILY_QUOTA}),
+                retry_unsent_only=True,
+            )
+        except ProviderError as exc:
+            if exc.status in (401, 403):
+                raise ProviderError(
+                    self.name, f"{exc.message}: {AUTH_HINT}", status=exc.status, code=exc.code
+                ) from None
+            raise
         image = _image_of(body)
         if image.startswith("data:"):
             return Generated(path=decode_inline(self.name, image, ctx.tmp_dir))
@@ -69,7 +86,9 @@ def _image_of(body: Any) -> str:
     result = body.get("result") if isinstance(body, dict) else None
     image = result.get("image") if isinstance(result, dict) else None
     if not isinstance(image, str) or not image:
-        raise ProviderError("cloudflare", "the response has no result.image")
+        raise ProviderError(
+            "cloudflare", f"the answer has no result.image; {MAY_HAVE_BEEN_CHARGED}"
+        )
     return image
 
 

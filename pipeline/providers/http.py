@@ -2,7 +2,11 @@
 
 Every provider sends through `send_json` with its own error parser. Retried: transport
 errors, 408, 425, 429 and 5xx (exponential backoff with full jitter, honouring
-`Retry-After` up to `max_wait`); never 400/401/402/403/404. Images are fetched from a URL
+`Retry-After` up to `max_wait`); never 400/401/402/403/404, never a 200 whose body is not
+JSON (the work behind it is done, and may be charged). A synchronous provider
+(`retry_unsent_only`) has no way to ask whether a lost request ran, so only what provably
+never reached generation is sent again: a refused connection, 429, 503 with Retry-After.
+Images are fetched from a URL
 (never with the API key), base64 or a data URI, streamed to a temp file, and checked to
 be a whole PNG/JPEG/WEBP before anyone sees them.
 """
@@ -127,11 +131,14 @@ async def send_json(
     headers: dict[str, str] | None = None,
     no_retry_codes: frozenset[str] = frozenset(),
     before_retry: Callable[[], Any] | None = None,
+    retry_unsent_only: bool = False,
 ) -> Any:
     """Send a request and return its JSON body, retrying what is worth retrying.
 
     `before_retry` (async) may return a result to use instead of sending again: how an
     idempotent resubmission first asks whether the lost attempt went through.
+    `retry_unsent_only`: a request that may have reached generation is never sent again
+    (a synchronous POST: sent twice, it may be paid twice); it fails once, saying so.
     """
     last: ProviderError | None = None
     for attempt in range(1, policy.attempts + 1):
@@ -144,23 +151,37 @@ async def send_json(
             response = await client.request(method, url, json=json, headers=headers)
         except _transport_error() as exc:
             last = ProviderError(provider, f"network error: {_describe(exc)}", retryable=True)
+            if retry_unsent_only and not isinstance(exc, _unsent_error()):
+                raise _maybe_charged(last) from None
         else:
             if response.is_success:
                 try:
                     return response.json()
                 except ValueError:
-                    last = ProviderError(
+                    # Never sent again: the work is done (Runware's and PixelDojo's jobs
+                    # are journaled, so the next build collects them).
+                    raise ProviderError(
                         provider,
-                        "the response is not valid JSON",
-                        retryable=True,
+                        f"the answer (HTTP {response.status_code}) is not valid JSON; "
+                        f"{MAY_HAVE_BEEN_CHARGED}",
+                        retryable=not retry_unsent_only,
                         status=response.status_code,
-                    )
+                    ) from None
             else:
                 message, code = parse_error(response)
                 if code and code not in message:
                     message = f"{message} ({code})"
                 retryable = response.status_code in RETRYABLE_STATUS and code not in no_retry_codes
                 wait = retry_after(response)
+                if retryable and retry_unsent_only and not _never_ran(response.status_code, wait):
+                    raise _maybe_charged(
+                        ProviderError(
+                            provider,
+                            f"{message} (HTTP {response.status_code})",
+                            status=response.status_code,
+                            code=code,
+                        )
+                    )
                 last = ProviderError(
                     provider,
                     f"{message} (HTTP {response.status_code})",
@@ -188,9 +209,29 @@ async def send_json(
     raise ProviderError(
         provider,
         f"{last.message}; gave up after {policy.attempts} attempts",
-        retryable=True,
+        retryable=not retry_unsent_only,  # unsent every time: nothing to collect later
         status=last.status,
         code=last.code,
+    )
+
+
+MAY_HAVE_BEEN_CHARGED = "it may have been charged, so it is not sent again"
+
+
+def _never_ran(status: int, wait: float | None) -> bool:
+    """An answer that says the request was turned away before any generation: a rate
+    limit, or a service unavailable for a stated time."""
+    return status == 429 or (status == 503 and wait is not None)
+
+
+def _maybe_charged(error: ProviderError) -> ProviderError:
+    """A synchronous request that reached the provider and failed: not sent again (no
+    way to ask whether it ran), and not retryable (nothing to collect later)."""
+    return ProviderError(
+        error.provider,
+        f"{error.message}; {MAY_HAVE_BEEN_CHARGED}",
+        status=error.status,
+        code=error.code,
     )
 
 
@@ -232,9 +273,112 @@ def _transport_error() -> type[Exception]:
     return httpx.TransportError
 
 
+def _unsent_error() -> tuple[type[Exception], ...]:
+    """Transport errors raised before a byte of the request left: no connection was made
+    (refused, unreachable, a connect timeout), or none was free in the pool."""
+    import httpx
+
+    return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _describe(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+
+
+# --- where keys may go ------------------------------------------------------------------------
+
+
+def origin(url: Any) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL (an httpx.URL or a string), the port made explicit."""
+    import httpx
+
+    url = httpx.URL(url) if isinstance(url, str) else url
+    scheme = url.scheme.lower()
+    return scheme, (url.host or "").lower(), url.port or {"https": 443}.get(scheme, 80)
+
+
+class KeyGuard:
+    """Each provider's keys go to its base origin (scheme, host, port) and nowhere else.
+
+    Installed as the build's HTTP client's request hook, it sees every request the client
+    sends, each hop of a redirect included, whatever headers a caller attached: a header
+    that holds a key is removed from a request to any other origin (and Authorization
+    from a request to an origin that is no provider's base), and a request to another
+    origin whose URL or body holds a key is refused (ProviderError) before it is sent.
+    """
+
+    MIN_SECRET = 4  # shorter values would match by chance
+
+    def __init__(self) -> None:
+        self._allowed: dict[tuple[str, str, int], set[str]] = {}
+        self._secrets: dict[str, tuple[str, str]] = {}  # value -> (provider, variable)
+
+    def allow(self, provider: str, base_url: str, keys: dict[str, str]) -> None:
+        """`keys` (variable -> value) may go to `base_url`'s origin."""
+        allowed = self._allowed.setdefault(origin(base_url), set())
+        for variable, value in keys.items():
+            if len(value) >= self.MIN_SECRET:
+                self._secrets.setdefault(value, (provider, variable))
+                allowed.add(value)
+
+    async def __call__(self, request: httpx.Request) -> None:
+        self.check(request)
+
+    def check(self, request: httpx.Request) -> None:
+        where = origin(request.url)
+        allowed = self._allowed.get(where)
+        if allowed is None:
+            request.headers.pop("authorization", None)
+            request.headers.pop("proxy-authorization", None)
+        body: bytes | None = None
+        for secret, (provider, variable) in self._secrets.items():
+            if allowed is not None and secret in allowed:
+                continue
+            for name, value in list(request.headers.items()):
+                if secret in value:
+                    del request.headers[name]
+            if body is None:
+                body = _body_of(request)
+            if _holds(secret, str(request.url).encode(), body):
+                raise ProviderError(
+                    provider,
+                    f"refused to send {variable} to {where[1]}:{where[2]}, which is not "
+                    f"{provider}'s base URL (the request was not sent)",
+                )
+
+
+def _body_of(request: httpx.Request) -> bytes:
+    import httpx
+
+    try:
+        return request.content
+    except httpx.RequestNotRead:  # a redirect's copy of the body: a byte stream
+        stream = request.stream
+        return b"".join(stream) if isinstance(stream, httpx.ByteStream) else b""
+
+
+def _holds(secret: str, *texts: bytes) -> bool:
+    """Does any text hold the secret in any of its forms?"""
+    encoded = [f.encode() for f in secret_forms(secret)]
+    return any(form in text for text in texts for form in encoded)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """A secret as it may appear in text: raw, repr- and JSON-escaped, percent-encoded
+    (longest first, so a replacement never leaves a part of a longer form behind)."""
+    import json
+    from urllib.parse import quote
+
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+    }
+    return sorted(forms, key=len, reverse=True)
 
 
 # --- images ---------------------------------------------------------------------------------

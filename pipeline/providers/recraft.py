@@ -1,9 +1,11 @@
 """Recraft's own API: one synchronous POST to /images/generations.
 
-The body is flat (prompt, model, size "WxH", n, response_format, controls, style,
-substyle, random_seed). We ask for `b64_json` so the image arrives with the answer
-(Recraft's URLs expire after about a day anyway). `credits` are API units: $1 = 1000.
-Errors may be plain text (401 `request unauthorized`) or JSON.
+The body is flat (prompt, model, size "WxH", n, response_format, image_format, controls,
+style, substyle, random_seed). We ask for `b64_json` so the image arrives with the answer
+(Recraft's URLs expire after about a day anyway), and for `image_format: png`, since no
+default between png and webp is documented (providers.md 4.1). `credits` are API units:
+$1 = 1000. Errors may be plain text (401 `request unauthorized`) or JSON. Nothing that may
+have reached the model is sent again (no idempotency key is documented).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from .base import (
     number_or_none,
     recraft_style_and_controls,
 )
-from .http import decode_inline, plain_error, send_json
+from .http import MAY_HAVE_BEEN_CHARGED, decode_inline, plain_error, send_json
 
 UNITS_PER_USD = 1000
+NO_IMAGE = f"the answer carries no image; {MAY_HAVE_BEEN_CHARGED}"
 
 
 class RecraftProvider(ProviderBase):
@@ -43,6 +46,7 @@ class RecraftProvider(ProviderBase):
             "size": f"{spec.width}x{spec.height}",
             "n": 1,
             "response_format": "b64_json",
+            "image_format": "png",  # a lossless master; the default is undocumented
         }
         body.update(recraft_style_and_controls(spec))
         if spec.seed is not None:
@@ -59,17 +63,18 @@ class RecraftProvider(ProviderBase):
             headers=bearer(ctx.keys["RECRAFT_API_TOKEN"]),
             policy=ctx.retry,
             parse_error=plain_error,
+            retry_unsent_only=True,
         )
         items = body.get("data") if isinstance(body, dict) else None
-        if not items or not isinstance(items[0], dict):
-            raise ProviderError(self.name, "the response carries no image")
+        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+            raise ProviderError(self.name, NO_IMAGE)
         item = items[0]
         if item.get("b64_json"):
             path, url = decode_inline(self.name, item["b64_json"], ctx.tmp_dir), None
         elif item.get("url"):
             path, url = None, str(item["url"])
         else:
-            raise ProviderError(self.name, "the response carries no image")
+            raise ProviderError(self.name, NO_IMAGE)
         credits = number_or_none(body.get("credits"))  # garbled: unknown, the image kept
         return Generated(
             path=path,

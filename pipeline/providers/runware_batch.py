@@ -67,8 +67,9 @@ class Submitter:
                         _resolve(future, exc)
                     return
                 body, accepted = exc.body, False  # refused: was any task created at all?
+                refusal = exc.status
             else:
-                accepted = True
+                accepted, refusal = True, None
             again = []
             for task, future in batch:
                 _, error = find(body, task["taskUUID"])
@@ -80,7 +81,7 @@ class Submitter:
                 elif error.get("code") == "duplicateTaskUUID":
                     _resolve(future, None)  # an earlier attempt got through: collect that
                 else:
-                    _resolve(future, task_error("runware", error))
+                    _resolve(future, _task_error(error, refusal))
             await asyncio.gather(*again)
         except BaseException as exc:  # never leave a job waiting on a request that died
             stopped = exc if isinstance(exc, Exception) else ProviderError("runware", "stopped")
@@ -95,6 +96,15 @@ class Submitter:
             _resolve(future, exc)
         else:
             _resolve(future, None)
+
+
+def _task_error(error: dict[str, Any], status: int | None) -> ProviderError:
+    """A task's error item; in a refused request, with the request's HTTP status (a 401,
+    402 or 403 stops the provider's other jobs: execute.py)."""
+    exc = task_error("runware", error)
+    if status is None:
+        return exc
+    return ProviderError("runware", f"{exc.message} (HTTP {status})", code=exc.code, status=status)
 
 
 def _resolve(future: asyncio.Future[Any], error: BaseException | None, result: Any = None) -> None:

@@ -143,6 +143,11 @@ class Cloudflare:
         if fault is None or fault.params.get("paid", True):
             ctx.charge()
         ctx.sleep(ctx.latency)
+        if fault is not None and fault.kind == "no_image":  # paid, answer without image
+            metadata = {"keySource": "Unified"}
+            return json_response(
+                200, {"gatewayMetadata": metadata, "result": {}, "state": "Completed"}
+            )
         if fault is not None:  # job_failed: the Run-API failure form
             error = {
                 "code": fault.params.get("code", "provider_error"),
@@ -174,4 +179,11 @@ def input_problem(inputs: object, tier: Tier) -> str | None:
         return problem
     if "size" in inputs and catalog.parse_size(inputs["size"], tier) is None:
         return f"size {inputs['size']!r} is not supported by this model"
+    # The schema allows style/substyle, but these are Recraft's V4 models proxied as is,
+    # which take no V3 style (providers.md 2.1 "Styles", 4.3); whether Cloudflare rejects
+    # or ignores them is undocumented. The emulator rejects them, to catch a client that
+    # sends them.
+    for name in ("style", "substyle"):
+        if name in inputs:
+            return f"{name}: V4 models take no V3 style (use the V4 Styles models)"
     return None

@@ -6,11 +6,14 @@ the fault's *stage*:
 * ``before``: transport-level, checked right after authentication, before validation
   (``status``, ``drop``, ``reset``, ``slow``; not paid).
 * ``provider``: applied by the provider emulation once the request is valid
-  (``content_refusal``, ``job_failed`` on submit; ``expired`` on poll).
+  (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
-  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``garble``, and
-  ``status``/``drop``/``reset`` when injected with ``after=True``). ``garble`` waits for the
-  first answer whose JSON holds its field.
+  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, ``garble``,
+  and ``status``/``drop``/``reset`` when injected with ``after=True``). ``garble`` waits for
+  the first answer whose JSON holds its field.
+
+``redirect`` (a ``before`` fault) answers with a redirect to the same path on the foreign origin
+(foreign.py); ``tamper`` rewrites fields of a JSON answer (see handler.py).
 
 Only the head of a queue is looked at, so faults fire in the order they were injected, and a
 request consumes at most one fault.
@@ -46,13 +49,17 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
     "expired": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
+    "no_image": {},
+    "redirect": {"status": (int,)},
+    "tamper": {"fields": (dict,)},
     "garble": {"field": (str,), "value": (str, int, float, bool, list, dict, type(None))},
 }
 FAULTS = tuple(FAULT_PARAMS)
+REDIRECTS = (301, 302, 303, 307, 308)
 
 DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
-_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired"}
-_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type", "garble"}
+_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "no_image"}
+_AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type", "tamper", "garble"}
 
 
 @dataclass
@@ -89,6 +96,8 @@ def make_fault(
         raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
     if fault not in FAULT_PARAMS:
         raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
+    if fault == "no_image" and provider not in ("cloudflare", "recraft"):
+        raise ValueError("fault 'no_image' is for the synchronous providers (cloudflare, recraft)")
     phase = on or DEFAULT_PHASE.get(fault, "submit")
     if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
@@ -109,6 +118,8 @@ def make_fault(
         params.setdefault("seconds", 1.0)
     if fault == "garble" and ("field" not in params or "value" not in params):
         raise ValueError("fault 'garble' needs a field and a value")
+    if fault == "redirect" and params.setdefault("status", 302) not in REDIRECTS:
+        raise ValueError(f"status must be a redirect ({', '.join(map(str, REDIRECTS))})")
     return Fault(provider, fault, phase, times, params)
 
 

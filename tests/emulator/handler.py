@@ -59,6 +59,35 @@ def _redact(body: Any) -> Any:
     return body
 
 
+def _tampered(response: Response, fields: dict[str, Any]) -> Response:
+    """A JSON answer with `fields` replaced wherever their key appears; a key that appears
+    nowhere is added to the top-level object and to each object in its `data` list. Values
+    may be NaN or Infinity (written as Python's json writes them)."""
+    body = json.loads(response.body)
+
+    def walk(node: Any) -> set[str]:
+        seen: set[str] = set()
+        if isinstance(node, dict):
+            for key in list(node):
+                if key in fields:
+                    node[key] = fields[key]
+                    seen.add(key)
+                else:
+                    seen |= walk(node[key])
+        elif isinstance(node, list):
+            for item in node:
+                seen |= walk(item)
+        return seen
+
+    missing = set(fields) - walk(body)
+    if missing and isinstance(body, dict):
+        items = body.get("data") if isinstance(body.get("data"), list) else []
+        for target in [body, *[i for i in items if isinstance(i, dict)]]:
+            target.update({k: fields[k] for k in missing})
+    data = json.dumps(body).encode()
+    return Response(response.status, data, response.content_type, dict(response.headers))
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections are closed after this many seconds
@@ -220,12 +249,17 @@ class Handler(BaseHTTPRequestHandler):
                     int(retry_after) if float(retry_after).is_integer() else retry_after
                 )
             self._send(failure)
+        elif kind == "redirect":
+            location = self.emulator.foreign.url + self.path
+            self._send(Response(params["status"], b"", "text/plain", {"Location": location}))
         elif kind == "drop":
             self.close_connection = True
         elif kind == "reset":
             self._reset_connection()
         elif kind == "wrong_content_type":
             self._send(Response(200, b"<html><body>Not an image</body></html>", "text/html"))
+        elif response is not None and kind == "tamper":
+            self._send(_tampered(response, params["fields"]))
         elif response is not None and kind == "malformed_json":
             cut = response.body[: max(1, len(response.body) // 2)]
             self._send(Response(200, cut, "application/json"))

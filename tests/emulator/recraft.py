@@ -40,6 +40,13 @@ FIELDS = frozenset(
 )
 CONTROL_FIELDS = frozenset({"colors", "background_color", "no_text", "artistic_level"})
 IMAGE_FORMATS = {"png": "PNG", "webp": "WEBP"}
+# Recraft documents no default for `image_format` (providers.md 4.1): the emulator answers
+# WEBP when it is absent, so a client that stops asking for PNG is caught.
+DEFAULT_IMAGE_FORMAT = "webp"
+# V3 parameters the V4 models do not take: style work goes to the V4 Styles models
+# (`style_id`), and unsupported parameters are "rejected or ignored" (providers.md 4.3).
+# The emulator rejects them, so a client that sends them is caught.
+V3_STYLE_FIELDS = ("style", "substyle")
 
 
 def rc_error(status: int, code: str, message: str) -> Response:
@@ -103,6 +110,8 @@ class Recraft:
         if fault is None or fault.params.get("paid", True):
             ctx.charge(count)
         ctx.sleep(ctx.latency)
+        if fault is not None and fault.kind == "no_image":  # paid, answer without image
+            return json_response(200, {"created": int(time.time()), "credits": units, "data": []})
         if fault is not None:  # job_failed
             message = fault.params.get("message", "image generation failed")
             return rc_error(500, fault.params.get("code", "generation_failed"), message)
@@ -111,7 +120,7 @@ class Recraft:
             if "size" in body
             else catalog.default_size(tier)
         ) or (0, 0)
-        fmt = IMAGE_FORMATS[body.get("image_format", "png")]
+        fmt = IMAGE_FORMATS[body.get("image_format", DEFAULT_IMAGE_FORMAT)]
         data = []
         for _ in range(count):
             record = ctx.register_image(body["prompt"], width, height, fmt)
@@ -140,11 +149,16 @@ def input_problem(body: dict[str, Any], tier: Tier) -> tuple[str, str] | None:
         return "invalid_size", f"size {body['size']!r} is not supported by this model"
     if body.get("response_format", "url") not in ("url", "b64_json"):
         return "invalid_request", "response_format must be 'url' or 'b64_json'"
-    if body.get("image_format", "png") not in IMAGE_FORMATS:
+    if body.get("image_format", DEFAULT_IMAGE_FORMAT) not in IMAGE_FORMATS:
         return "invalid_request", "image_format must be 'png' or 'webp'"
     for name in ("style", "substyle", "style_id", "negative_prompt"):
         if name in body and not isinstance(body[name], str):
             return "invalid_request", f"{name} must be a string"
+    for name in V3_STYLE_FIELDS:
+        if name in body:
+            return "invalid_request", (
+                f"{name} is not supported by V4 models; use a V4 Styles model with style_id"
+            )
     return controls_problem(body.get("controls", {}))
 
 

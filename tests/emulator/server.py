@@ -16,6 +16,7 @@ from typing import Any
 
 from .cloudflare import Cloudflare
 from .faults import PHASES, Fault, FaultQueue, make_fault
+from .foreign import ForeignServer
 from .handler import Handler
 from .images import FileRecord, ImageStore
 from .pixeldojo import PixelDojo
@@ -116,7 +117,8 @@ class RequestContext:
         return self.emulator.images.data(record)
 
     def file_url(self, record: FileRecord) -> str:
-        return f"{self.emulator.url}/files/{record.name}"
+        origin = self.emulator.foreign.url if self.emulator.foreign_images else self.emulator.url
+        return f"{origin}/files/{record.name}"
 
 
 class Emulator:
@@ -152,6 +154,9 @@ class Emulator:
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._foreign: ForeignServer | None = None
+        # Hostile mode: image URLs point at the foreign origin (which serves them).
+        self.foreign_images = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -184,6 +189,9 @@ class Emulator:
         if thread is not None:
             thread.join(timeout=5)
         self._server = self._thread = None
+        if self._foreign is not None:
+            self._foreign.stop()
+            self._foreign = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -202,6 +210,14 @@ class Emulator:
             raise RuntimeError("emulator not started")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def foreign(self) -> ForeignServer:
+        """The foreign origin (another loopback port), started on first use."""
+        with self._lock:
+            if self._foreign is None:
+                self._foreign = ForeignServer(self.images)
+            return self._foreign
 
     def base_url(self, provider: str) -> str:
         """The base URL that replaces the provider's documented base URL."""

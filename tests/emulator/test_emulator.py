@@ -187,12 +187,44 @@ def test_recraft_url_and_b64(emulator: Emulator, http: httpx.Client) -> None:
     assert payload["credits"] == 250 and isinstance(payload["created"], int)
     (item,) = payload["data"]
     assert set(item) == {"image_id", "url"}
-    assert image_of(http.get(item["url"]).content) == ("PNG", (2560, 1664))
+    # No image_format: WEBP on purpose (Recraft documents no default), to catch a client
+    # that stops asking for PNG.
+    assert image_of(http.get(item["url"]).content) == ("WEBP", (2560, 1664))
     body = {"prompt": "flat icon", "model": "recraftv4_1", "n": 2, "response_format": "b64_json"}
-    payload = http.post(rc_url(emulator), json=body, headers=RC).json()
+    payload = http.post(rc_url(emulator), json={**body, "image_format": "png"}, headers=RC).json()
     assert payload["credits"] == 70
     assert image_of(base64.b64decode(payload["data"][0]["b64_json"])) == ("PNG", (1024, 1024))
     assert emulator.paid_by_provider["recraft"] == 3
+
+
+def test_v4_models_refuse_v3_style(emulator: Emulator, http: httpx.Client) -> None:
+    """Recraft's V4 models take style only through the V4 Styles models (providers.md
+    4.3); rejected here (not ignored) so a client that sends them is caught."""
+    for name, value in (("style", "digital_illustration"), ("substyle", "hand_drawn")):
+        body = {**seed_examples.RECRAFT_V4_PRO, name: value}
+        refused = http.post(rc_url(emulator), json=body, headers=RC)
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid_request"
+        assert name in refused.json()["message"]
+        cf = copy.deepcopy(seed_examples.CLOUDFLARE_V41)
+        cf["input"][name] = value
+        refused = http.post(cf_url(emulator), json=cf, headers=CF)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == 5004
+    assert emulator.paid_generations == 0
+
+
+def test_no_image_fault_is_a_paid_answer_without_an_image(
+    emulator: Emulator, http: httpx.Client
+) -> None:
+    emulator.inject("recraft", "no_image")
+    recraft = http.post(rc_url(emulator), json=seed_examples.RECRAFT_V4_PRO, headers=RC)
+    assert recraft.status_code == 200 and recraft.json()["data"] == []
+    emulator.inject("cloudflare", "no_image")
+    cloudflare = http.post(cf_url(emulator), json=seed_examples.CLOUDFLARE_V41, headers=CF)
+    assert cloudflare.status_code == 200
+    assert cloudflare.json()["result"] == {} and cloudflare.json()["state"] == "Completed"
+    assert emulator.paid_by_provider["recraft"] == emulator.paid_by_provider["cloudflare"] == 1
+    with pytest.raises(ValueError, match="synchronous providers"):
+        emulator.inject("runware", "no_image")
 
 
 def test_same_prompt_and_size_give_identical_bytes(emulator: Emulator, http: httpx.Client) -> None:
