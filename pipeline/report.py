@@ -230,7 +230,7 @@ def job_label(job: Job) -> str:
         (name for table in (SIZES_1K, SIZES_2K) for name, d in table.items() if d == dims),
         f"{dims[0]}x{dims[1]}",
     )
-    combo = ",".join(f"{k}={_printable(v)}" for k, v in job.matrix)
+    combo = ",".join(f"{k}={printable(v)}" for k, v in job.matrix)
     return f"{job.asset}{f'[{combo}]' if combo else ''}@{ratio}"
 
 
@@ -238,10 +238,6 @@ def failure_line(failure: Failure) -> str:
     """`failed: social[subject=beans]@1:1 (runware): <cause>`"""
     job = failure.job.job
     return f"failed: {job_label(job)} ({job.provider}): {failure.message}"
-
-
-def _printable(text: str) -> str:
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def use_terminal(stream: TextIO) -> bool:

@@ -62,10 +62,11 @@ def enospc() -> OSError:
 @pytest.mark.parametrize(
     ("provider", "on", "field", "value"),
     [
-        ("runware", "poll", "imageURL", 12345),  # a number where the URL should be
-        ("runware", "poll", "imageURL", {"href": "x"}),
+        # PixelDojo's `output` of another type than the mapping of images it should be.
+        # (An image URL that is not a URL is refused outright: trust.check_url.)
         ("pixeldojo", "poll", "output", ["not", "a", "mapping"]),
-        ("pixeldojo", "poll", "images", "just-a-string"),
+        ("pixeldojo", "poll", "output", "a string"),
+        ("pixeldojo", "poll", "output", 42),
     ],
 )
 def test_an_odd_answer_fails_its_job_by_name_and_the_rerun_collects_it(
@@ -113,8 +114,8 @@ def test_an_answer_that_stays_unreadable_is_given_up_after_three_builds(
     """Never paying twice must not mean never getting the image: a journaled job whose
     answer three builds in a row could not read is submitted anew by the fourth (here
     the provider keeps garbling, so that one fails too)."""
-    remote.inject("runware", "garble", times=None, on="poll", field="imageURL", value=12345)
-    p = project(tmp_path, "runware")
+    remote.inject("pixeldojo", "garble", times=None, on="poll", field="output", value=42)
+    p = project(tmp_path, "pixeldojo")
     tails = []
     for _ in range(3):
         code, _, err = build(run, p, "--only", "hero")
@@ -124,9 +125,9 @@ def test_an_answer_that_stays_unreadable_is_given_up_after_three_builds(
         tails.append(line)
     assert "the next build asks for it again" in tails[0] and "asks" in tails[1]
     assert "3 builds could not read its answer" in tails[2]
-    assert remote.paid_by_provider["runware"] == 1, "three builds asked, none paid again"
+    assert remote.paid_by_provider["pixeldojo"] == 1, "three builds asked, none paid again"
     code, out, _ = build(run, p, "--only", "hero")
-    assert remote.paid_by_provider["runware"] == 2, "the fourth submits it anew"
+    assert remote.paid_by_provider["pixeldojo"] == 2, "the fourth submits it anew"
     assert "collected" not in out
 
 

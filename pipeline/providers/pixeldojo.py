@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from ..models import ModelInfo
-from .base import Generated, JobGone, ProviderBase, RunContext, bearer, number_or_none
+from .base import Generated, JobGone, ProviderBase, RunContext, as_number, bearer
 from .http import plain_error, send_json
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5")
@@ -116,7 +116,7 @@ class PixelDojoProvider(ProviderBase):
             url=images[0],
             seed=state.get("seed"),
             meta={"jobId": state.get("jobId")},
-            credits=number_or_none(credits),
+            credits=as_number(credits),
         )
 
     def _auth(self, ctx: RunContext) -> dict[str, str]:

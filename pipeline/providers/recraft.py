@@ -18,8 +18,8 @@ from .base import (
     Generated,
     ProviderBase,
     RunContext,
+    as_number,
     bearer,
-    number_or_none,
     recraft_style_and_controls,
 )
 from .http import MAY_HAVE_BEEN_CHARGED, decode_inline, plain_error, send_json
@@ -75,11 +75,11 @@ class RecraftProvider(ProviderBase):
             path, url = None, str(item["url"])
         else:
             raise ProviderError(self.name, NO_IMAGE)
-        credits = number_or_none(body.get("credits"))  # garbled: unknown, the image kept
+        credits = as_number(body.get("credits"))  # garbled: unknown, the image kept
         return Generated(
             path=path,
             url=url,
             meta={"image_id": item.get("image_id")},
             credits=credits,
-            cost_usd=credits / UNITS_PER_USD if credits is not None else None,
+            cost_usd=credits / UNITS_PER_USD if isinstance(credits, float) else credits,
         )

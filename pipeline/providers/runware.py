@@ -26,8 +26,8 @@ from .base import (
     JobGone,
     ProviderBase,
     RunContext,
+    as_number,
     bearer,
-    number_or_none,
     rgb_list,
 )
 from .http import decode_inline, send_json
@@ -148,7 +148,7 @@ class RunwareProvider(ProviderBase):
             url=url or None,
             seed=item.get("seed"),
             meta=meta,
-            cost_usd=number_or_none(cost),
+            cost_usd=as_number(cost),
         )
 
 
