@@ -203,11 +203,13 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self._number(node, path)
+        if len(node.value) > MAX_DIGITS:  # rare: most scalars skip the call
+            return self._number(node, path)
+        return scalar(node)
 
     def _number(self, node: yaml.ScalarNode, path: PathT) -> Any:
-        """A scalar; a number no field could hold (too many digits, too large for a float,
-        .inf or .nan) is a problem here, not an overflow later."""
+        """A scalar; an integer no field could hold (more than MAX_DIGITS characters) is a
+        problem here, not an overflow (or Python's 4,300-digit limit) later."""
         value = node.value
         if (
             not node.style
@@ -221,17 +223,7 @@ class _Builder:
                 f"(at most {MAX_DIGITS}); quote it if it is text",
             )
             return None
-        result = scalar(node)
-        if isinstance(result, float) and not math.isfinite(result):
-            shown = value if len(value) <= 20 else value[:17] + "..."
-            self._problem(
-                node,
-                path,
-                f"{shown} is not a finite number (too large, .inf or .nan): write a plain "
-                "number, or quote it if it is text",
-            )
-            return None
-        return result
+        return scalar(node)  # .inf, .nan and 1e400 are values; fields refuse them (manifest.py)
 
     def _mapping(self, node: yaml.MappingNode, path: PathT, depth: int) -> dict:
         out: dict[str, Any] = {}
