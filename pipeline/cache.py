@@ -4,6 +4,11 @@
 written atomically; the diskcache index maps a content key (a generation) or a derived
 key (master key + transform) to the blob's hash and what we know about it. A corrupt or
 missing blob is dropped from the index and treated as a miss. Safe to delete whole.
+
+A blob is verified against its name (its sha256) before its bytes are used: a blob
+swapped or edited in place, or one that is not a regular file (a symlink planted by a
+restored cache), is a miss with a warning, and is removed so that nothing links it.
+Hashes of unchanged blobs are remembered by their stat (fsutil.FileHashes).
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ import contextlib
 import hashlib
 import os
 import shutil
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .fsutil import atomic_write
+from .fsutil import FileHashes, atomic_write
 
 CACHE_DIR = ".brandkit"
 
@@ -38,11 +45,17 @@ class Record:
     spec: dict[str, Any] = field(default_factory=dict)
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 class Cache:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, warn: Callable[[str], None] | None = None):
         self.root = root
         self.blobs = root / "blobs"
         self._index: Any = None
+        self.hashes = FileHashes(root / "hashes")
+        self.warn = warn or _warn
 
     @property
     def index(self) -> Any:
@@ -58,6 +71,8 @@ class Cache:
         return self._index
 
     def close(self) -> None:
+        if self.root.is_dir():
+            self.hashes.save()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -72,7 +87,8 @@ class Cache:
         return self.blobs / sha256[:2] / sha256
 
     def get(self, key: str) -> Record | None:
-        """The record for a key, if its blob is present and whole; else None (and forget it)."""
+        """The record for a key, if its blob is present and hashes to its name; else None
+        (and forget it; a blob with the wrong bytes goes too, with a warning)."""
         if not self.root.exists():
             return None
         raw = self.index.get(key)
@@ -80,25 +96,73 @@ class Cache:
             return None
         try:
             record = Record(**raw)
-            if self.blob_path(record.sha256).stat().st_size == record.size:
+            if self.verify(record):
                 return record
-        except (TypeError, OSError):
+        except (TypeError, ValueError, OSError):
             pass
         self.index.delete(key)
         return None
 
+    def verify(self, record: Record) -> bool:
+        """Are the record's blob's bytes what it says (a regular file of its sha256)? A
+        blob that is there but wrong is removed, with a warning: it is a miss."""
+        if not _is_sha256(record.sha256):
+            return False
+        path = self.blob_path(record.sha256)
+        sha = self.hashes.sha256(path)
+        if sha == record.sha256:
+            return True
+        if sha is not None or os.path.lexists(path):
+            self.warn(
+                f"cache blob {record.sha256[:12]} does not hold the bytes it was stored "
+                "with (edited or swapped); dropped, to be made again"
+            )
+            self.drop_blob(record.sha256)
+        return False
+
+    def drop_blob(self, sha256: str) -> None:
+        """Remove a blob's name (never what a symlink there points at)."""
+        path = self.blob_path(sha256)
+        if self._confined(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def _confined(self, path: Path) -> bool:
+        """Is `path`'s folder the cache's own `blobs/xx` (no symlink leads elsewhere)?"""
+        expected = os.path.join(os.path.realpath(self.root), "blobs", path.parent.name)
+        return os.path.realpath(path.parent) == expected
+
     def read(self, record: Record) -> bytes:
-        data = self.blob_path(record.sha256).read_bytes()
+        path = self.blob_path(record.sha256)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
         if hashlib.sha256(data).hexdigest() != record.sha256:
             raise OSError(f"cache blob {record.sha256[:12]} is corrupt")
         return data
+
+    def _whole(self, path: Path, sha256: str) -> bool:
+        """Is a blob already there with exactly these bytes? (A wrong one is replaced.)"""
+        return self.hashes.sha256(path) == sha256
+
+    def _place(self, path: Path) -> None:
+        """Make ready to write a blob at `path`: its folder inside the cache, and no
+        wrong file or symlink in the way."""
+        if not self._confined(path):
+            raise OSError(f"{path.parent} leads outside the cache; refusing to write there")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.islink(path):
+                os.unlink(path)
 
     def put(self, key: str, data: bytes, **meta: Any) -> Record:
         """Store bytes under a key; the blob is written before the index points at it."""
         sha = hashlib.sha256(data).hexdigest()
         path = self.blob_path(sha)
-        if not (path.exists() and path.stat().st_size == len(data)):
+        if not self._whole(path, sha):
+            self._place(path)
             atomic_write(path, data, mode=0o444)
+            self.hashes.remember(path, sha)
         record = Record(sha256=sha, size=len(data), **meta)
         self.index.set(key, asdict(record))
         return record
@@ -109,14 +173,15 @@ class Cache:
         sha = sha256 or file_sha256(source)
         path = self.blob_path(sha)
         size = source.stat().st_size
-        if path.exists() and path.stat().st_size == size:
+        if self._whole(path, sha):
             source.unlink()
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._place(path)
             with open(source, "rb") as f:
                 os.fsync(f.fileno())
             os.chmod(source, 0o444)
             os.replace(source, path)
+            self.hashes.remember(path, sha)
         record = Record(sha256=sha, size=size, **meta)
         self.index.set(key, asdict(record))
         return record
@@ -124,10 +189,7 @@ class Cache:
     def alias(self, key: str, record: Record, **meta: Any) -> Record | None:
         """Index `key` to the blob of an existing record (an output that is the master
         itself) without reading or writing its bytes; None if that blob is not whole."""
-        try:
-            if self.blob_path(record.sha256).stat().st_size != record.size:
-                return None
-        except OSError:
+        if not self.verify(record):
             return None
         alias = Record(sha256=record.sha256, size=record.size, **meta)
         self.index.set(key, asdict(alias))
@@ -140,15 +202,18 @@ class Cache:
     def adopt(self, key: str, source: Path, sha256: str, **meta: Any) -> Record | None:
         """Re-seed the cache from a published file whose hash is already known to match."""
         path = self.blob_path(sha256)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._whole(path, sha256):
+            if not os.path.isfile(source) or os.path.islink(source):
+                return None  # a symlink (to anywhere) is not a published file
+            self._place(path)
             tmp = path.with_name(f".{sha256}.{os.getpid()}.tmp")
             try:
-                shutil.copyfile(source, tmp)
+                shutil.copyfile(source, tmp, follow_symlinks=False)
                 if file_sha256(tmp) != sha256:
                     return None
                 os.chmod(tmp, 0o444)
                 os.replace(tmp, path)
+                self.hashes.remember(path, sha256)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
@@ -179,6 +244,10 @@ class Cache:
 
     def forget(self, key: str) -> None:
         self.index.delete(key)
+
+
+def _is_sha256(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and not text.strip("0123456789abcdef")
 
 
 def file_sha256(path: Path) -> str:

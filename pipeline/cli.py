@@ -150,7 +150,7 @@ def plan(
     "--max-wait",
     type=click.FloatRange(min=0),
     metavar="SECONDS",
-    help="Longest Retry-After to sleep on before failing the job (300).",
+    help="Longest wait for one job's result, polling and Retry-After included (1200).",
 )
 @click.option(
     "--max-cost",
@@ -184,15 +184,11 @@ def build(
     max_jobs: int | None,
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
-    import os
-
     from . import fastpath, report, workflow
     from .buildlock import build_lock
 
     if keep_going and fail_fast:
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
-    if max_wait is not None:
-        os.environ["BRANDKIT_MAX_WAIT"] = str(max_wait)
     loaded = _load(c, provider, max_jobs)
     if dry_run:
         with workflow.open_cache(c.project) as cache:
@@ -217,6 +213,7 @@ def build(
                 progress=progress,
                 notify=say,
                 replace_paid=replace_paid,
+                max_wait=max_wait,
             )
         finally:
             progress.close()
@@ -300,8 +297,11 @@ def gc(c: Context, keep: int) -> None:
     """Prune old versions and cache blobs that nothing references."""
     from . import workflow
     from .buildlock import build_lock
+    from .history import UsageError
     from .history import gc as collect
 
+    if keep < 1:  # before anything is loaded or locked
+        raise UsageError("--keep must be at least 1 (the latest version is always kept)")
     loaded = _load(c)
     with (
         build_lock(c.project.cache_dir, notify=partial(click.echo, err=True)),

@@ -98,6 +98,7 @@ class Executor:
         progress: Progress | None = None,
         env: dict[str, str] | None = None,
         notify: Callable[[str], None] | None = None,
+        max_wait: float | None = None,
     ):
         self.plan = plan
         self.cache = cache
@@ -108,6 +109,7 @@ class Executor:
         self.progress = progress or (lambda event, job, detail: None)
         self.notify = notify or (lambda message: None)
         self.env = dict(os.environ) if env is None else env
+        self.max_wait = max_wait  # build --max-wait: the whole wait for one job's result
         self.journal = Journal(cache.root)
         self.outcome = Outcome()
         self._stop = False
@@ -178,8 +180,8 @@ class Executor:
             keys=keys,
             base_url=base_url,
             tmp_dir=self.cache.tmp,
-            retry=RetryPolicy.from_env(self.env),
-            poll=PollPolicy.from_env(self.env),
+            retry=RetryPolicy.from_env(self.env, self.max_wait),
+            poll=PollPolicy.from_env(self.env, self.max_wait),
             timeout=settings.timeout if settings else None,
         )
 

@@ -3,10 +3,11 @@
 After a build (or a status check) finds everything current, a stamp records what that
 verdict rests on: the bytes of the manifest and the lock, brandkit's own code, the
 options that shape the jobs, an empty journal, and a stat (size, mtime, inode) of every
-published output. If all of that is unchanged, `build` and `status --check` have their
-answer from two hashes and one stat per output. Anything that could change a content
-key or an output defeats it; a build removes the stamp before it touches anything, so an
-interrupted build leaves none.
+published output and of the version's index.json. A stamp is written only over files
+whose bytes were verified (hashed) against the lock. If all of that is unchanged, `build`
+and `status --check` have their answer from two hashes and one stat per output. Anything
+that could change a content key or an output defeats it; a build removes the stamp before
+it touches anything, so an interrupted build leaves none.
 
 Start-up is most of a no-op's cost, so this module imports only `os`, `sys` and
 `hashlib`: no pathlib, typing, json or re (each costs more than the whole check of a
@@ -20,7 +21,7 @@ import hashlib
 import os
 import sys
 
-STAMP_MAGIC = "brandkit-stamp/2"
+STAMP_MAGIC = "brandkit-stamp/3"
 _SEP = "\0"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _OPTION_NAMES = ("manifest", "provider", "max_jobs")
@@ -99,7 +100,8 @@ def write(
     """Record a verified up-to-date state (called by the full path only)."""
     root = os.fspath(root)
     folder = os.path.join(root, "dist", version)
-    fields = [*inputs(root, manifest, options), version]
+    # index.json too: a damaged or edited index defeats the stamp (the full path says why)
+    fields = [*inputs(root, manifest, options), version, _stat(os.path.join(folder, "index.json"))]
     for p in sorted(paths):
         fields += (p, _stat(os.path.join(folder, p)))
     fields.append(f"end:{len(paths)}")  # a stamp cut short proves nothing
@@ -132,15 +134,17 @@ def check(
             fields = f.read().split(_SEP)
         now = inputs(root, manifest, options)  # two hashes and a walk of the package
         head = len(now)
-        outputs, odd = divmod(len(fields) - head - 2, 2)
+        outputs, odd = divmod(len(fields) - head - 3, 2)
         if fields[:head] != now or now[1] == "-" or odd or fields[-1] != f"end:{outputs}":
             return None
         version = fields[head]
         if os.readlink(os.path.join(root, "dist", "latest")) != version:
             return None
         prefix = os.path.join(root, "dist", version, "")
+        if _stat(prefix + "index.json") != fields[head + 1]:
+            return None
         stat = os.stat
-        for i in range(head + 1, len(fields) - 1, 2):
+        for i in range(head + 2, len(fields) - 1, 2):
             st = stat(prefix + fields[i])
             if f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}" != fields[i + 1]:
                 return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,12 @@ from .cache import Cache
 from .errors import BrandkitError
 from .plan import cache_key_for
 from .project import Project
+
+
+class UsageError(BrandkitError):
+    """A version that does not exist, a --keep below 1: the command line's mistake."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -68,7 +75,7 @@ def _resolve(project: Project, name: str, names: list[str]) -> str:
     if name.isdigit() or (name[:1] == "v" and name[1:].isdigit()):
         name = f"v{int(name.lstrip('v')):04d}"  # 3, v3 and v0003 all name v0003
     if name not in names:
-        raise BrandkitError(f"no version {name!r}; published: {', '.join(names) or 'none'}")
+        raise UsageError(f"no version {name!r}; published: {', '.join(names) or 'none'}")
     return name
 
 
@@ -87,14 +94,19 @@ class GcResult:
 def gc(project: Project, cache: Cache, live_jobs: list[Any], keep: int) -> GcResult:
     """Keep the newest `keep` versions (and latest); drop cache entries nobody needs."""
     if keep < 1:
-        raise BrandkitError("--keep must be at least 1")
+        raise UsageError("--keep must be at least 1 (the latest version is always kept)")
     names = project.versions()
     latest = project.latest_version()
     kept = set(names[-keep:]) | ({latest} if latest else set())
     removed = [n for n in names if n not in kept]
-    for name in removed:
-        shutil.rmtree(project.dist / name)  # read-only files go: their folder is writable
+    # What the kept versions hold, read first: a damaged index stops gc before it deletes.
     referenced = {sha for n in kept for sha in _outputs(project, n).values()}
+    for name in removed:
+        folder = project.dist / name
+        if folder.is_symlink():  # never followed: the link goes, what it points at stays
+            folder.unlink()
+        else:  # read-only files go: their folder is writable (links inside: unlinked)
+            shutil.rmtree(folder)
     live_keys = {j.key for j in live_jobs}
     live_keys |= {cache_key_for(j.key, o) for j in live_jobs for o in j.outputs}
     for key in cache.all_keys():
@@ -103,10 +115,23 @@ def gc(project: Project, cache: Cache, live_jobs: list[Any], keep: int) -> GcRes
             cache.forget(key)
     in_use = referenced | {(cache.index.get(k) or {}).get("sha256") for k in cache.all_keys()}
     count, freed = 0, 0
-    if cache.blobs.is_dir():
-        for blob in cache.blobs.glob("*/*"):
-            if blob.name not in in_use:
-                freed += blob.stat().st_size
-                blob.unlink()
-                count += 1
+    for blob in _blobs(cache):
+        if blob.name not in in_use:
+            freed += blob.stat(follow_symlinks=False).st_size
+            os.unlink(blob.path)  # a name in the cache's own folder: never a link's target
+            count += 1
     return GcResult(removed, count, freed)
+
+
+def _blobs(cache: Cache) -> list[os.DirEntry[str]]:
+    """Every entry of the cache's blob folders, following no symlink: a link planted in
+    place of a folder is not walked (nothing outside the cache is ever deleted)."""
+    if cache.blobs.is_symlink() or not cache.blobs.is_dir():
+        return []
+    found: list[os.DirEntry[str]] = []
+    with os.scandir(cache.blobs) as folders:
+        for folder in folders:
+            if folder.is_dir(follow_symlinks=False):
+                with os.scandir(folder.path) as entries:
+                    found.extend(e for e in entries if not e.is_dir(follow_symlinks=False))
+    return found

@@ -3,6 +3,10 @@
 The first line is a header; every other line is one output with its fields in a fixed
 order. Adding, changing or removing an output touches exactly its own line, and two
 branches that change different outputs merge without conflict.
+
+Reading checks every field's type (a damaged lock is an error naming its file and line,
+never a crash later on); writing is strict JSON (a cost that is not a finite number is
+written as null: unknown).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ import contextlib
 import hashlib
 import json
 import marshal
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import BrandkitError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, relative_path
 
 LOCK_NAME = "brandkit.lock"
 LOCK_VERSION = 1
@@ -79,28 +84,100 @@ def _parse(name: str, data: bytes) -> dict[str, LockEntry]:
         ) from None
     entries: dict[str, LockEntry] = {}
     for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or n == 1:
+        if not line.strip():
             continue
         try:
-            entry = LockEntry(**json.loads(line))
-        except (ValueError, TypeError) as exc:
+            item = json.loads(line)
+            if n == 1:
+                _check_header(item)
+                continue
+            entry = _entry(item)
+        except (ValueError, TypeError, RecursionError) as exc:
+            what = "not a brandkit lock header" if n == 1 else "not a valid lock entry"
             raise BrandkitError(
-                f"{name}:{n}: not a valid lock entry ({exc}); "
-                "restore it from git or delete it to rebuild it"
+                f"{name}:{n}: {what} ({exc}); restore it from git or delete it to rebuild it"
             ) from None
+        if entry.path in entries:
+            raise BrandkitError(
+                f"{name}:{n}: {entry.path!r} is listed twice; restore it from git or delete "
+                "it to rebuild it"
+            )
         entries[entry.path] = entry
     return entries
 
 
+def _check_header(item: object) -> None:
+    if not isinstance(item, dict) or item.get("brandkit_lock") != LOCK_VERSION:
+        raise ValueError(f'expected {{"brandkit_lock": {LOCK_VERSION}, ...}}')
+
+
+_STRINGS = ("path", "key", "sha256", "format", "provider", "model")
+_INTS = ("width", "height")
+
+
+def _entry(item: object) -> LockEntry:
+    """One line's entry, every field of the type it must have."""
+    if not isinstance(item, dict):
+        raise TypeError(f"expected an object, got {type(item).__name__}")
+    entry = LockEntry(**item)
+    for name in _STRINGS:
+        if not isinstance(getattr(entry, name), str):
+            raise TypeError(f"{name} must be a string")
+    if not relative_path(entry.path):
+        raise ValueError(f"path {entry.path!r} must be relative, inside the version folder")
+    for name in _INTS:
+        value = getattr(entry, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise TypeError(f"{name} must be a positive integer")
+    if entry.size is not None and whole(entry.size) is None:
+        raise TypeError("size must be an integer or null")
+    if entry.seed is not None and whole(entry.seed) is None:
+        raise TypeError("seed must be an integer or null")
+    for name in ("cost_usd", "credits"):
+        value = getattr(entry, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise TypeError(f"{name} must be a number or null")
+    if (entry.cost_usd, entry.credits) != (finite(entry.cost_usd), finite(entry.credits)):
+        entry = _replace(entry, cost_usd=finite(entry.cost_usd), credits=finite(entry.credits))
+    return entry
+
+
+def _replace(entry: LockEntry, **changes: object) -> LockEntry:
+    values = {name: getattr(entry, name) for name in _FIELDS}
+    values.update(changes)
+    return LockEntry(**values)  # type: ignore[arg-type]
+
+
+def finite(value: object) -> float | None:
+    """A number as the lock and index.json may hold it: finite, else None (unknown)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an int too large for a float
+        return None
+
+
+def whole(value: object) -> int | None:
+    """An integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 # One encoder for every line (json.dumps builds a new one per call for ensure_ascii=False).
-_ENTRY = json.JSONEncoder(ensure_ascii=False).encode
+# Strict: NaN and infinities are not JSON; render_lock writes them as null.
+_ENTRY = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 def render_lock(entries: dict[str, LockEntry]) -> bytes:
     lines = [json.dumps(_HEADER)]
     for path in sorted(entries):
         e = entries[path]  # flat fields: no need for asdict's deep copy
-        lines.append(_ENTRY({name: getattr(e, name) for name in _FIELDS}))
+        row = {name: getattr(e, name) for name in _FIELDS}
+        try:
+            lines.append(_ENTRY(row))
+        except ValueError:  # a NaN or infinity: an unknown number
+            clean = {k: finite(v) if isinstance(v, float) else v for k, v in row.items()}
+            lines.append(_ENTRY(clean))
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -14,12 +14,11 @@ says `local`) says so: `build` refuses it unless told `--replace-paid`.
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cache import Cache, Record, file_sha256
+from .cache import Cache, Record
 from .errors import BrandkitError
 from .jobs import Job, OutputTarget
 from .keys import content_key, derived_key
@@ -237,15 +236,13 @@ class _Planner:
             plan.source, plan.record = "cache", record
             return plan
         entry = self.lock.get(target.path)
-        if entry is not None and published is not None:
-            source = self.latest / target.path
-            if file_sha256(source) == entry.sha256:  # the cache was lost: re-seed it
-                plan.source, plan.dist_sha = "dist", entry.sha256
+        if entry is not None and published is not None:  # (its bytes already verified)
+            plan.source, plan.dist_sha = "dist", entry.sha256  # the cache was lost: re-seed it
         return plan
 
     def _published(self, key: str, target: OutputTarget) -> dict | None:
         """The index entry of this exact output in dist/latest, if the lock vouches for it
-        and the file is there at its recorded size."""
+        and the file there holds the bytes the lock names."""
         entry = self.lock.get(target.path)
         if entry is None or (entry.key, entry.width, entry.height, entry.format) != (
             key,
@@ -254,19 +251,14 @@ class _Planner:
             target.format,
         ):
             return None
-        if self.vouched and entry.size is not None:
-            indexed: dict | None = None
-            expected: int | None = entry.size
-        else:
+        indexed: dict | None = None
+        if not (self.vouched and entry.size is not None):
             indexed = self.previous.get(target.path)
             if indexed is None or indexed.get("sha256") != entry.sha256:
                 return None
-            expected = indexed.get("size")
-        try:
-            size = os.stat(f"{self.latest}/{target.path}").st_size
-        except OSError:
-            return None
-        if expected not in (size, None):
+        # Its bytes, not only its size: a file edited by hand is not what the lock says.
+        # (Remembered by stat, so an unchanged tree costs an lstat per output.)
+        if self.cache.hashes.sha256(f"{self.latest}/{target.path}") != entry.sha256:
             return None
         return indexed if indexed is not None else {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +63,16 @@ class Project:
         return sorted(names, key=lambda n: int(n[1:]))
 
     def latest_version(self) -> str | None:
+        """The version dist/latest names: only a link to a version folder beside it (a
+        link anywhere else, even to a folder called vNNNN, is no version of ours)."""
         try:
-            target = Path(self.latest.readlink()).name
+            target = os.readlink(self.latest)
         except OSError:
             return None
-        return target if VERSION_RE.match(target) and (self.dist / target).is_dir() else None
+        if not VERSION_RE.match(target):
+            return None
+        folder = self.dist / target
+        return target if folder.is_dir() and not folder.is_symlink() else None
 
     @property
     def vouch_file(self) -> Path:
@@ -90,10 +96,11 @@ class Project:
             return None
 
     def read_index(self, version: str | None = None) -> dict[str, Any] | None:
+        """A version's index.json (latest's by default); None if there is none. One that
+        is there but damaged or of the wrong shape is an error naming it (index.py)."""
+        from .index import read_index
+
         version = version or self.latest_version()
         if version is None:
             return None
-        try:
-            return json.loads((self.dist / version / "index.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
+        return read_index(self.dist / version / "index.json", f"dist/{version}/index.json")

@@ -3,6 +3,12 @@
 The version is assembled in a hidden staging folder (files hard-linked from the cache),
 with its `index.json` and `index.html`, renamed into place, then `dist/latest` is swapped
 atomically and `brandkit.lock` rewritten. A build that changes nothing writes no version.
+
+Every file is verified against the sha256 it is published under before it is linked (a
+blob or a carried file with other bytes, or a symlink, is refused), and a build whose
+outputs are unchanged but whose dist/latest no longer holds them (a file edited by hand)
+publishes them again as a new version rather than call the tree current. Numbers are
+written as strict JSON: a cost that is not a finite number is unknown (null).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from .contact_sheet import render_contact_sheet
 from .errors import BrandkitError
 from .execute import Outcome
 from .fsutil import atomic_write, fsync_dir
-from .lockfile import LockEntry, lock_digest, render_lock, write_lock
+from .lockfile import LockEntry, finite, lock_digest, render_lock, whole, write_lock
 from .manifest import Manifest
 from .plan import Plan
 from .project import Project
@@ -43,7 +49,14 @@ def publish(
     outputs = _gather(plan, outcome, current)
     entries = {path: _lock_entry(path, o) for path, o in outputs.items()}
     lock = render_lock(entries)
-    if current is not None and _same(current, outputs):
+    same = current is not None and _same(current, outputs)
+    edited = _edited(project, outputs, cache) if same else []
+    if edited:
+        cache.warn(
+            f"{len(edited)} output(s) in dist/latest no longer held the bytes the lock names "
+            f"(edited by hand?), e.g. {edited[0]}; publishing them again from the cache"
+        )
+    elif same:
         written = write_lock(project.lock, lock)
         project.vouch(project.latest_version(), lock_digest(lock))
         return Published(None, entries, written)
@@ -71,7 +84,7 @@ def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dic
                     raise BrandkitError(f"{op.target.path}: dist/latest changed during the build")
                 outputs[op.target.path] = {**entry, "asset": op.asset, "_carried": True}
                 continue
-            if record is None:  # its job failed (execute says so): never publish without it
+            if record is None:  # no job made it, and it is not published: never guess
                 raise BrandkitError(f"{op.target.path}: no image was made; nothing published")
             outputs[op.target.path] = {
                 "path": op.target.path,
@@ -83,9 +96,9 @@ def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dic
                 "format": op.target.format,
                 "provider": record.provider or jp.job.provider,
                 "model": record.model or jp.job.model,
-                "seed": record.seed,
-                "cost_usd": record.cost_usd,
-                "credits": record.credits,
+                "seed": whole(record.seed),
+                "cost_usd": finite(record.cost_usd),
+                "credits": finite(record.credits),
                 "prompt": jp.job.spec.prompt,
                 "spec": jp.job.spec.canonical(),
                 "size": record.size,
@@ -103,11 +116,22 @@ def _lock_entry(path: str, o: dict) -> LockEntry:
         format=o["format"],
         provider=o["provider"],
         model=o["model"],
-        seed=o["seed"],
-        cost_usd=o["cost_usd"],
-        credits=o.get("credits"),
-        size=o.get("size"),
+        seed=whole(o.get("seed")),
+        cost_usd=finite(o.get("cost_usd")),
+        credits=finite(o.get("credits")),
+        size=whole(o.get("size")),
     )
+
+
+def _edited(project: Project, outputs: dict[str, dict], cache: Cache) -> list[str]:
+    """Outputs taken from the cache (not carried as published) whose file in dist/latest
+    does not hold their bytes: a version that changes nothing would leave them wrong."""
+    latest, hashes = project.latest, cache.hashes
+    return [
+        path
+        for path, o in outputs.items()
+        if not o.get("_carried") and hashes.sha256(latest / path) != o["sha256"]
+    ]
 
 
 def _same(current: dict[str, Any], outputs: dict[str, dict]) -> bool:
@@ -125,14 +149,21 @@ def _write_version(
 ) -> None:
     project.dist.mkdir(parents=True, exist_ok=True)
     for stale in project.dist.glob(".staging-*"):  # left by a build that was killed
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_symlink():
+            stale.unlink()  # the link, never what it points at
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
     staging = project.dist / f".staging-{version}-{os.getpid()}"
     staging.mkdir()
     try:
-        previous = project.latest
+        previous, hashes = project.latest, cache.hashes
         for path, o in outputs.items():
-            source = (previous / path) if o.get("_carried") else cache.blob_path(o["sha256"])
+            carried = bool(o.get("_carried"))
+            source = (previous / path) if carried else cache.blob_path(o["sha256"])
+            if hashes.sha256(source) != o["sha256"]:
+                raise BrandkitError(_unverified(path, carried))
             _link(source, staging / path)
+            hashes.remember(staging / path, o["sha256"])
         index = _index(manifest, version, outputs)
         atomic_write(staging / "index.json", index_json(index).encode())
         atomic_write(staging / "index.html", render_contact_sheet(index, manifest).encode())
@@ -143,19 +174,33 @@ def _write_version(
         raise
 
 
+def _unverified(path: str, carried: bool) -> str:
+    if carried:
+        return (
+            f"dist/latest/{path} does not hold the bytes brandkit.lock names (edited by "
+            "hand, or not a regular file); nothing was published; run a full "
+            "`brandkit build` (without --only) to publish it again"
+        )
+    return (
+        f"{path}: its cache blob changed while the build ran (it no longer holds the "
+        "bytes it was stored with); nothing was published; run brandkit build again"
+    )
+
+
 _NO_HARD_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS}
 
 
 def _link(source: Path, dest: Path) -> None:
-    """Hard-link from the cache (the blobs are read-only); copy across file systems."""
+    """Hard-link from the cache (the blobs are read-only); copy across file systems. A
+    symlink is never followed: what is linked is the verified file itself."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.link(source, dest)
+        os.link(source, dest, follow_symlinks=False)
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise  # a full disk or a permission problem is not a reason to copy
-        shutil.copyfile(source, dest)
-        os.chmod(dest, 0o444)
+        shutil.copyfile(source, dest, follow_symlinks=False)
+        os.chmod(dest, 0o444, follow_symlinks=False)
 
 
 def _index(manifest: Manifest, version: str, outputs: dict[str, dict]) -> dict[str, Any]:
@@ -173,10 +218,28 @@ def _index(manifest: Manifest, version: str, outputs: dict[str, dict]) -> dict[s
 
 def index_json(index: dict[str, Any]) -> str:
     """index.json: the top indented, each output on a line of its own. (indent= for the
-    whole would force json's pure-Python encoder: 90 ms of a 300-output publish.)"""
+    whole would force json's pure-Python encoder: 90 ms of a 300-output publish.)
+    Strict JSON: a NaN or infinity anywhere is written as null."""
+    try:
+        return _index_json(index)
+    except ValueError:  # a non-finite number slipped in: never written as NaN
+        return _index_json(_strict(index))
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _index_json(index: dict[str, Any]) -> str:
     outputs = index["outputs"]
-    head = json.dumps({k: v for k, v in index.items() if k != "outputs"}, indent=2)
-    encode = json.JSONEncoder().encode
+    head = json.dumps({k: v for k, v in index.items() if k != "outputs"}, indent=2, allow_nan=False)
+    encode = json.JSONEncoder(allow_nan=False).encode
     lines = ",\n".join(f"    {encode(o)}" for o in outputs)
     body = f"[\n{lines}\n  ]" if outputs else "[]"
     return f'{head[:-2]},\n  "outputs": {body}\n}}\n'

@@ -9,8 +9,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import fsutil
 from .cache import Cache
 from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
@@ -24,7 +26,7 @@ from .plan import (
     only_provider_differs,
     paid_choices,
 )
-from .project import Project
+from .project import VERSION_RE, Project
 
 if TYPE_CHECKING:
     from .execute import Outcome, Progress
@@ -47,6 +49,7 @@ def load(
     max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> Loaded:
     """load + validate + expand; raises ManifestError with every problem found."""
+    confine(project)
     manifest = load_manifest(project.manifest, project.display, verdict=project.cache_dir / "valid")
     expander = Expander(
         manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
@@ -56,6 +59,62 @@ def load(
 
     notes = base_url_notes(manifest.providers, dict(os.environ))
     return Loaded(project, manifest, jobs, [*expander.warnings, *notes])
+
+
+def confine(project: Project) -> None:
+    """Refuse a tree where a symlink would lead a write or a delete out of the project:
+    `.brandkit` (or its tmp, blobs, index, journal... or a blob folder) leading outside,
+    `dist` leading outside the project, `dist/latest` naming anything but a version folder
+    beside it, a version folder that is a symlink. A restored cache or a checkout may
+    hold any of these; brandkit links, copies, writes and deletes only inside the project.
+    (Links inside a version folder are never followed: publish refuses them, gc unlinks.)"""
+    root = project.root
+    _inside(root, project.cache_dir, ".brandkit")
+    cache = project.cache_dir
+    if cache.is_dir():
+        for child in cache.iterdir():
+            if child.is_symlink():
+                raise BrandkitError(_link_message(root, child, "brandkit's cache"))
+        blobs = cache / "blobs"
+        if blobs.is_dir():
+            for child in blobs.iterdir():
+                if child.is_symlink():
+                    raise BrandkitError(_link_message(root, child, "brandkit's cache"))
+    _inside(root, project.dist, "dist")
+    if not project.dist.is_dir():
+        return
+    latest = project.latest
+    if latest.is_symlink():
+        target = os.readlink(latest)
+        if not VERSION_RE.match(target):
+            raise BrandkitError(
+                f"dist/latest points to {target!r}, not to a version folder inside dist/; "
+                "remove it (the next build points it again)"
+            )
+    elif os.path.lexists(latest):
+        raise BrandkitError(
+            "dist/latest is not a symlink to a version folder; move it away (the next "
+            "build writes it)"
+        )
+    for child in project.dist.iterdir():
+        if VERSION_RE.match(child.name) and child.is_symlink():
+            raise BrandkitError(_link_message(root, child, "a version folder"))
+
+
+def _inside(root: Path, path: Path, name: str) -> None:
+    if os.path.lexists(path) and not fsutil.inside(root, path):
+        raise BrandkitError(
+            f"{name} leads outside the project (to {os.path.realpath(path)}); brandkit "
+            "writes only inside the project: make it a folder of its own"
+        )
+
+
+def _link_message(root: Path, path: Path, what: str) -> str:
+    rel = path.relative_to(root)
+    return (
+        f"{rel} is a symlink (to {os.readlink(path)}); {what} must not be one, so nothing "
+        "outside the project is ever written or deleted: remove the link"
+    )
 
 
 @contextmanager
@@ -93,6 +152,7 @@ def build(
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
     replace_paid: bool = False,
+    max_wait: float | None = None,
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
     interrupted: finished images stay cached and in-flight ones journaled. Outputs paid
@@ -123,6 +183,8 @@ def build(
         get_provider(provider).keys(dict(os.environ))
         settings = loaded.manifest.providers.get(provider)  # a base_url not confirmed: refuse
         get_provider(provider).base_url(settings.base_url if settings else None, dict(os.environ))
+    if the_plan.count("generate"):  # a damaged index.json stops publish: say so before paying
+        loaded.project.read_index()
     outcome = execute(
         the_plan,
         cache,
@@ -132,6 +194,7 @@ def build(
         keep_going=keep_going,
         progress=progress,
         notify=notify,
+        max_wait=max_wait,
     )
     if outcome.interrupted:
         raise Interrupted(
@@ -194,22 +257,25 @@ def status(loaded: Loaded) -> Status:
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:
+    """Where dist/latest is not what the lock says: its index, and every file's bytes
+    (hashed, remembered by stat in `.brandkit/hashes`: a fresh clone hashes each file
+    once; an edited file is caught whatever its size)."""
     index = project.read_index()
     if index is None:
         return ["dist/latest: not built yet"]
     published = {o["path"]: o for o in index.get("outputs", [])}
+    hashes = fsutil.FileHashes(project.cache_dir / "hashes")
+    latest = project.latest
     problems = []
     for path, entry in lock.items():
         o = published.get(path)
         if o is None or o["sha256"] != entry.sha256:
             problems.append(f"dist/latest differs from the lock: {path}")
             continue
-        try:
-            size = (project.latest / path).stat().st_size
-        except OSError:
-            problems.append(f"missing from dist/latest: {path}")
-            continue
-        expected = o.get("size")
-        if expected is not None and size != expected:
+        sha = hashes.sha256(latest / path)
+        if sha is None:
+            problems.append(f"missing from dist/latest (or not a file): {path}")
+        elif sha != entry.sha256:
             problems.append(f"modified in dist/latest: {path}")
+    hashes.save()
     return problems

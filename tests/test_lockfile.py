@@ -83,8 +83,12 @@ def test_a_parsed_copy_answers_for_that_lock_only(tmp_path: Path) -> None:
         parsed.write_bytes(damage)
         assert read_lock(lock, parsed) == edited
 
-    lock.write_text(lock.read_text().replace('"width": 10', '"width": "ten"', 1) + "{oops\n")
+    good = lock.read_text()
+    lock.write_text(good + "{oops\n")
     with pytest.raises(BrandkitError, match=r"brandkit.lock:4: not a valid lock entry"):
+        read_lock(lock, parsed)
+    lock.write_text(good.replace('"width": 10', '"width": "ten"', 1))  # valid JSON, wrong type
+    with pytest.raises(BrandkitError, match=r"brandkit.lock:2: not a valid lock entry \(width"):
         read_lock(lock, parsed)
     lock.write_bytes(b"\xff\xfe")
     with pytest.raises(BrandkitError, match="not UTF-8"):

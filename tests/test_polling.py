@@ -51,7 +51,7 @@ def test_one_tasks_refusal_in_a_shared_submission_fails_only_that_task(
 ) -> None:
     """The answer is HTTP 400 naming one task: that task fails with its own error, not
     sent again; the others, which the refusal does not name, go on (each is asked on its
-    own and answers duplicateTaskUUID: it exists, nothing is paid twice)."""
+    own and answers conflictTaskUUID: it exists, nothing is paid twice)."""
     remote.inject("runware", "content_refusal", at_submit=True)
     p = project(tmp_path, "runware", extra=CONCURRENCY_3)
     code, out, err = run(p, "build")
@@ -70,7 +70,7 @@ def test_a_shared_submission_whose_answer_is_lost_is_not_paid_twice(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
     """The tasks were created but the answer never came: the retry resends them, each
-    answers duplicateTaskUUID, and all three are collected as they are."""
+    answers conflictTaskUUID, and all three are collected as they are."""
     remote.inject("runware", "drop", on="submit", after=True)
     p = project(tmp_path, "runware", extra=CONCURRENCY_3)
     code, out, err = run(p, "build")

@@ -39,22 +39,27 @@ PART_PREFIX, PART_SUFFIX = "dl-", ".part"
 ErrorParser = Callable[["httpx.Response"], tuple[str, str | None]]  # -> (message, code)
 
 
+# `build --max-wait S`: the longest one job waits for its result, from its submission to
+# the finished image (polling and Retry-After sleeps included). Default 20 minutes, as
+# Runware's SDK waits for a task [RW-sdk-client].
+MAX_WAIT = 20 * 60.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
     base: float = 1.0  # first backoff ceiling, seconds
     cap: float = 30.0  # largest backoff ceiling
-    max_wait: float = 300.0  # longest Retry-After we are willing to sleep
+    max_wait: float = MAX_WAIT  # longest Retry-After we are willing to sleep (--max-wait)
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> RetryPolicy:
-        """Tests and impatient users can shorten the waits (never the attempt count)."""
+    def from_env(cls, env: dict[str, str], max_wait: float | None = None) -> RetryPolicy:
+        """Tests and impatient users can shorten the waits (never the attempt count).
+        `max_wait` is `build --max-wait`; BRANDKIT_MAX_WAIT stands in for it."""
         base = float(env.get("BRANDKIT_RETRY_BASE", cls.base))
-        return cls(
-            base=base,
-            cap=max(base, min(cls.cap, base * 30)),
-            max_wait=float(env.get("BRANDKIT_MAX_WAIT", cls.max_wait)),
-        )
+        if max_wait is None:
+            max_wait = float(env.get("BRANDKIT_MAX_WAIT", cls.max_wait))
+        return cls(base=base, cap=max(base, min(cls.cap, base * 30)), max_wait=max_wait)
 
     def backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
@@ -65,31 +70,44 @@ class PollPolicy:
     """How often to ask whether a job is done: never more often than `first`, never less
     often than `cap`, and otherwise every `fraction` of the time it has been running, so
     a finished job is noticed within about 5% of its own duration (a 20 s job, within
-    1 s) for a handful of polls, and a slot is not held idle waiting for the next one."""
+    1 s) for a handful of polls, and a slot is not held idle waiting for the next one.
+
+    `deadline` bounds the whole wait for one job's result, from its submission (or its
+    resumption from the journal) to the finished image (`build --max-wait`): a job past
+    it fails, its id kept in the journal for the next build to collect. A task resumed
+    from an earlier build's journal that is not once reported (running, finished or
+    failed) in its first `unseen_polls` polls is taken as never received (Runware
+    answers a task it does not know exactly like a running one, `{"data": []}`), and
+    submitted once more. `pace`: the shortest gap between two polls of one provider
+    across the whole build (PixelDojo's rate limit; see pixeldojo.py)."""
 
     first: float = 1.0
     fraction: float = 0.05
     cap: float = 10.0
-    deadline: float = 20 * 60.0
+    deadline: float = MAX_WAIT
+    unseen_polls: int = 5
+    pace: float = 0.5
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> PollPolicy:
+    def from_env(cls, env: dict[str, str], max_wait: float | None = None) -> PollPolicy:
+        """`max_wait` is `build --max-wait`; without it, BRANDKIT_POLL_DEADLINE, then
+        BRANDKIT_MAX_WAIT. The pace is half the first interval (BRANDKIT_POLL_INTERVAL)
+        unless BRANDKIT_POLL_PACE says otherwise: tests that poll fast pace fast."""
         first = float(env.get("BRANDKIT_POLL_INTERVAL", cls.first))
+        if max_wait is None:
+            max_wait = float(
+                env.get("BRANDKIT_POLL_DEADLINE") or env.get("BRANDKIT_MAX_WAIT") or cls.deadline
+            )
         return cls(
             first=first,
             cap=max(first, min(cls.cap, first * 10)),
-            deadline=float(env.get("BRANDKIT_POLL_DEADLINE", cls.deadline)),
+            deadline=max_wait,
+            pace=float(env.get("BRANDKIT_POLL_PACE", first * cls.pace / cls.first)),
         )
 
     def delay(self, elapsed: float) -> float:
         """How long to wait before the next poll of a job running for `elapsed` seconds."""
         return min(self.cap, max(self.first, elapsed * self.fraction))
-
-    def intervals(self) -> Any:
-        """Sleep lengths until the deadline."""
-        start = time.monotonic()
-        while (elapsed := time.monotonic() - start) < self.deadline:
-            yield self.delay(elapsed)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -198,7 +216,7 @@ async def send_json(
                         provider,
                         f"{message}: rate limited, retry after "
                         f"{wait:.0f}s, longer than the {policy.max_wait:.0f}s "
-                        "we wait (BRANDKIT_MAX_WAIT)",
+                        "we wait (--max-wait)",
                         status=response.status_code,
                         code=code,
                         retry_after=wait,

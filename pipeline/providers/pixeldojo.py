@@ -1,14 +1,25 @@
-"""PixelDojo: always asynchronous; submit, then poll the job's statusUrl.
+"""PixelDojo: always asynchronous; submit, then poll the job until it is done.
 
 `POST {base}/models/{apiId}/run` with the inputs at the top level (prompt, aspect_ratio,
-seed) answers 202 with a jobId and statusUrl; we poll it with backoff until `completed`
-(then download `output.images[0]`) or `failed`. Only `recraft-v4` is served, at eight
-aspect ratios, and there are no colour controls.
+seed) answers 202 with a jobId and statusUrl [PD-seed]; we poll `GET {base}/jobs/{jobId}`
+(what the statusUrl documents) with backoff until `completed` or `failed`. The poll URL
+is built from the configured base and the jobId, never taken from the answer: a
+statusUrl on another origin would otherwise receive the API key. A completed job's
+image is `output.images[0]` (documented), `output.image` or `assets[0].url` (both seen
+in clients) [PD-seed], [PD-docs]. Only `recraft-v4` is served, at eight aspect ratios,
+and there are no colour controls.
+
+Rate limit: PixelDojo documents none in a form we could read (providers.md 3), so polls
+are paced across the whole build: at most 2 poll requests a second (120 a minute; one
+every `PollPolicy.pace`, 0.5 s), however many jobs are running. A build of 50 jobs at
+`-j 50` asks 2 a second, not 50; its 50 submissions (one per job, each the start of a
+paid job) are not paced. A 429 is still retried, honouring Retry-After.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
@@ -48,6 +59,9 @@ class PixelDojoProvider(ProviderBase):
         return body
 
     async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:
+        import asyncio  # only when something is sent: a plan needn't import it
+
+        since = asyncio.get_running_loop().time()
         job = await send_json(
             ctx.client,
             self.name,
@@ -58,14 +72,15 @@ class PixelDojoProvider(ProviderBase):
             policy=ctx.retry,
             parse_error=plain_error,
         )
-        if not isinstance(job, dict) or not job.get("statusUrl"):
+        url = poll_url(job, ctx.base_url) if isinstance(job, dict) else None
+        if url is None:
             raise ProviderError(self.name, f"unexpected answer to a submission: {str(job)[:200]}")
-        ctx.note(jobId=job.get("jobId"), statusUrl=job["statusUrl"])
+        ctx.note(jobId=job.get("jobId"), statusUrl=url)
         ctx.submitted()
-        return await self.collect(job, ctx)
+        return await self.collect(job, ctx, since=since)
 
     async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated:
-        if not entry.get("statusUrl"):
+        if not (entry.get("jobId") or entry.get("statusUrl")):
             raise JobGone("no job was submitted")
         try:
             return await self.collect(entry, ctx)
@@ -74,18 +89,28 @@ class PixelDojoProvider(ProviderBase):
                 raise JobGone(exc.message) from None
             raise
 
-    async def collect(self, job: dict[str, Any], ctx: RunContext) -> Generated:
-        """Poll a submitted job (also how an interrupted build resumes one)."""
-        import asyncio  # only when something is sent: a plan needn't import it
+    async def collect(
+        self, job: dict[str, Any], ctx: RunContext, since: float | None = None
+    ) -> Generated:
+        """Poll a submitted job (also how an interrupted build resumes one), for at most
+        ctx.poll.deadline (--max-wait) from `since` (its submission), paced build-wide."""
+        import asyncio
 
-        status_url = job["statusUrl"]
-        for delay in ctx.poll.intervals():
-            await asyncio.sleep(delay)
+        url = poll_url(job, ctx.base_url)
+        if url is None:
+            raise ProviderError(self.name, f"job {job.get('jobId')}: no way to ask about it")
+        loop = asyncio.get_running_loop()
+        started = loop.time() if since is None else since
+        pacer = ctx.shared.setdefault("pixeldojo.pacer", Pacer(ctx.poll.pace))
+        deadline = started + ctx.poll.deadline
+        while (now := loop.time()) < deadline:
+            await asyncio.sleep(min(ctx.poll.delay(now - started), deadline - now))
+            await pacer.wait()
             state = await send_json(
                 ctx.client,
                 self.name,
                 "GET",
-                status_url,
+                url,
                 headers=self._auth(ctx),
                 policy=ctx.retry,
                 parse_error=plain_error,
@@ -101,19 +126,31 @@ class PixelDojoProvider(ProviderBase):
                 )
         raise ProviderError(
             self.name,
-            f"job {job.get('jobId')} did not finish in "
-            f"{ctx.poll.deadline:.0f}s (BRANDKIT_POLL_DEADLINE)",
+            f"job {job.get('jobId')}: no result after {ctx.poll.deadline:g}s (--max-wait); "
+            "PixelDojo may have charged for it. Its jobId stays in .brandkit/journal.jsonl: "
+            "run `brandkit build` again to collect it",
+            retryable=True,
         )
 
     def _image(self, state: dict[str, Any]) -> Generated:
-        images = (state.get("output") or {}).get("images") or [
-            a.get("url") for a in state.get("assets") or [] if isinstance(a, dict)
+        """The completed job's image: `output.images[0]`, `output.image` or `assets[0].url`."""
+        output = state.get("output")
+        output = output if isinstance(output, dict) else {}
+        images = output.get("images")
+        assets = state.get("assets")
+        candidates = [
+            images[0] if isinstance(images, list) and images else None,
+            output.get("image"),
+            assets[0].get("url")
+            if isinstance(assets, list) and assets and isinstance(assets[0], dict)
+            else None,
         ]
-        if not images or not isinstance(images[0], str):
+        url = next((c for c in candidates if isinstance(c, str) and c), None)
+        if url is None:
             raise ProviderError(self.name, "the completed job carries no image")
         credits = state.get("creditCost")
         return Generated(
-            url=images[0],
+            url=url,
             seed=state.get("seed"),
             meta={"jobId": state.get("jobId")},
             credits=as_number(credits),
@@ -121,3 +158,40 @@ class PixelDojoProvider(ProviderBase):
 
     def _auth(self, ctx: RunContext) -> dict[str, str]:
         return bearer(ctx.keys["PIXELDOJO_API_KEY"])
+
+
+def poll_url(job: dict[str, Any], base_url: str) -> str | None:
+    """`{base}/jobs/{jobId}`: the documented poll URL, on the configured base. An answer
+    without a jobId is polled at its statusUrl only if that is on the base's own origin
+    (the key goes nowhere else); otherwise None."""
+    job_id = job.get("jobId")
+    if isinstance(job_id, int) and not isinstance(job_id, bool):
+        job_id = str(job_id)
+    if isinstance(job_id, str) and job_id.strip():
+        return f"{base_url}/jobs/{quote(job_id, safe='')}"
+    status_url = job.get("statusUrl")
+    if isinstance(status_url, str) and _origin(status_url) == _origin(base_url):
+        return status_url
+    return None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class Pacer:
+    """Spaces the requests that wait on it `spacing` seconds apart, across a build."""
+
+    def __init__(self, spacing: float):
+        self._spacing = spacing
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        import asyncio
+
+        now = asyncio.get_running_loop().time()
+        at = max(now, self._next)
+        self._next = at + self._spacing
+        if at > now:
+            await asyncio.sleep(at - now)

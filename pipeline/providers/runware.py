@@ -2,11 +2,15 @@
 
 Each task gets a fresh UUID v4 `taskUUID` at submission, journaled before it is sent;
 with `deliveryMethod: "async"` the POST is acknowledged at once and the result is
-collected with `getResponse`, so a lost connection never costs a second image: a retry
-first asks whether the task exists. Tasks are submitted and polled several to a request
-(runware_batch.py). Colours go in `providerSettings.recraft` for V4 / V4 Pro and in
-`settings` for V4.1 / V4.1 Pro. The master is requested as PNG; `cost` is reported with
-`includeCost`; the image URL is fetched by the executor.
+collected with `getResponse`, so a lost connection never costs a second image: Runware
+refuses a `taskUUID` it already has with `conflictTaskUUID`, which on a retry means the
+lost attempt got through (collect it), as Runware's own SDK takes it [RW-sdkpy-base];
+on a first attempt it is a real error. A failed task may come back in `errors[]` or as
+a `data` item with `"status": "error"` and an `error` object; either fails the job at
+once. Tasks are submitted and polled several to a request (runware_batch.py). Colours
+go in `providerSettings.recraft` for V4 / V4 Pro and in `settings` for V4.1 / V4.1 Pro.
+The master is requested as PNG; `cost` is reported with `includeCost`; the image URL is
+fetched by the executor.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from .base import (
 from .http import decode_inline, send_json
 
 IMAGE_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
+# The answer to a taskUUID Runware already has [RW-sdkpy-base]: on a retry, "submitted".
+CONFLICT = "conflictTaskUUID"
 
 
 class RunwareProvider(ProviderBase):
@@ -86,9 +92,13 @@ class RunwareProvider(ProviderBase):
             raise
 
     async def collect(self, task: dict[str, Any], ctx: RunContext, *, submit: bool) -> Generated:
-        """Submit (unless resuming) and wait for the build's poller to see the task done."""
-        from .runware_batch import Poller, Submitter  # asyncio: only when something is sent
+        """Submit (unless resuming) and wait for the build's poller to see the task done.
+        The wait is bounded as a whole, from here (ctx.poll.deadline, --max-wait)."""
+        import asyncio  # only when something is sent
 
+        from .runware_batch import Poller, Submitter
+
+        since = asyncio.get_running_loop().time()
         if submit:
             submitter = ctx.shared.get("runware.submitter")
             if submitter is None:
@@ -100,25 +110,27 @@ class RunwareProvider(ProviderBase):
         poller = ctx.shared.get("runware.poller")
         if poller is None:
             poller = ctx.shared["runware.poller"] = Poller(partial(self._send, ctx=ctx), ctx.poll)
-        return self._image(await poller.wait(task["taskUUID"], submitted=submit), ctx)
+        item = await poller.wait(task["taskUUID"], submitted=submit, since=since)
+        return self._image(item, ctx)
 
-    async def _submit(self, task: dict[str, Any], ctx: RunContext) -> None:
-        """Submit one task on its own (runware_batch.Submitter sends several)."""
+    async def _submit(self, task: dict[str, Any], ctx: RunContext, resent: bool = False) -> None:
+        """Submit one task on its own (runware_batch.Submitter sends several). `resent`:
+        it was in a refused batch, which may have created it: a conflict means it did."""
+        retried = False
 
-        async def already_there() -> Any:
-            # A lost answer may hide an accepted task: ask before paying again.
-            body = await self._send(
-                [{"taskType": "getResponse", "taskUUID": task["taskUUID"]}], ctx
-            )
-            return body if find(body, task["taskUUID"])[0] is not None else None
+        async def retrying() -> None:
+            nonlocal retried
+            retried = True  # a lost answer may hide an accepted task: conflict = accepted
 
         try:
-            body = await self._send([task], ctx, before_retry=already_there)
+            body = await self._send([task], ctx, before_retry=retrying)
         except ProviderError as exc:
-            if exc.code == "duplicateTaskUUID":
+            if exc.code == CONFLICT and (retried or resent):
                 return  # an earlier attempt got through after all: collect that one
             raise
-        raise_task_errors(self.name, body, task["taskUUID"])
+        _, error = find(body, task["taskUUID"])
+        if error is not None and not (error.get("code") == CONFLICT and (retried or resent)):
+            raise task_error(self.name, error)
 
     async def _send(self, tasks: list[dict[str, Any]], ctx: RunContext, **kw: Any) -> Any:
         return await send_json(
@@ -157,17 +169,28 @@ def _is_v41(model_id: str, alias: str | None) -> bool:
 
 
 def find(body: Any, task_uuid: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The data item and the error item for a task, from a Runware envelope."""
+    """The data item and the error for a task, from a Runware envelope. The error is an
+    item of `errors[]` or a `data` item with `"status": "error"` and an `error` object
+    {code, message} [RW-sdk-client]: either is the task's end, even if others succeeded."""
     data = body.get("data") if isinstance(body, dict) else None
     errors = body.get("errors") if isinstance(body, dict) else None
-    item = next(
-        (d for d in data or [] if isinstance(d, dict) and d.get("taskUUID") == task_uuid), None
-    )
+    items = [d for d in data or [] if isinstance(d, dict) and d.get("taskUUID") == task_uuid]
     error = next(
         (e for e in errors or [] if isinstance(e, dict) and e.get("taskUUID") in (task_uuid, None)),
         None,
     )
-    return item, error
+    if error is None:
+        error = next((_item_error(d) for d in items if d.get("status") == "error"), None)
+    return (items[0] if items else None), error
+
+
+def _item_error(item: dict[str, Any]) -> dict[str, Any]:
+    """A failed `data` item's error, shaped like an `errors[]` item."""
+    inner = item.get("error")
+    error = inner if isinstance(inner, dict) else {}
+    code = error.get("code") or item.get("code") or "error"
+    message = error.get("message") or item.get("message") or "the task failed"
+    return {"code": str(code), "message": str(message), "taskUUID": item.get("taskUUID")}
 
 
 def raise_task_errors(provider: str, body: Any, task_uuid: str) -> None:

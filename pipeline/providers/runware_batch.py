@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProviderError
+from .base import JobGone
 from .http import PollPolicy
-from .runware import IMAGE_FIELDS, find, raise_task_errors, task_error
+from .runware import CONFLICT, IMAGE_FIELDS, find, raise_task_errors, task_error
 
 
 class Submitter:
@@ -24,17 +25,18 @@ class Submitter:
     round freed) go to Runware in one request: one POST for eight tasks, not eight.
 
     A task's error (in the answer, or in the refusal of the request) fails only that
-    task, and `duplicateTaskUUID` means an earlier attempt got through (the task exists:
-    collect it). The tasks a refusal does not name are sent again one by one, so one bad
-    task can't fail the others (one the refused request did create answers
-    `duplicateTaskUUID`); a refusal naming no task (a bad key) fails them all. A request
-    that fails after all its retries fails its tasks as retryable: the journal lets the
-    next build ask for them."""
+    task, except `conflictTaskUUID` when the request was retried: an earlier attempt got
+    through (the task exists: collect it) [RW-sdkpy-base]. On a first attempt a conflict
+    is a real error. The tasks a refusal does not name are sent again one by one, so one
+    bad task can't fail the others (one the refused request did create answers
+    `conflictTaskUUID`, and is collected); a refusal naming no task (a bad key) fails them
+    all. A request that fails after all its retries fails its tasks as retryable: the
+    journal lets the next build ask for them."""
 
     def __init__(
         self,
-        send: Callable[[list[dict[str, Any]]], Awaitable[Any]],
-        submit_one: Callable[[dict[str, Any]], Awaitable[None]],
+        send: Callable[..., Awaitable[Any]],
+        submit_one: Callable[..., Awaitable[None]],
     ):
         self._send = send
         self._submit_one = submit_one
@@ -59,8 +61,14 @@ class Submitter:
             if len(batch) == 1:
                 await self._one(*batch[0])
                 return
+            retried = False
+
+            async def retrying() -> None:
+                nonlocal retried
+                retried = True  # the lost attempt may have created them: conflict = created
+
             try:
-                body = await self._send([task for task, _ in batch])
+                body = await self._send([task for task, _ in batch], before_retry=retrying)
             except ProviderError as exc:
                 if exc.retryable:
                     for _, future in batch:
@@ -76,9 +84,9 @@ class Submitter:
                 if error is None:
                     if accepted:
                         _resolve(future, None)
-                    else:  # not named in the refusal: on its own (duplicateTaskUUID if it exists)
-                        again.append(self._one(task, future))
-                elif error.get("code") == "duplicateTaskUUID":
+                    else:  # not named in the refusal: on its own (a conflict if it exists)
+                        again.append(self._one(task, future, resent=True))
+                elif error.get("code") == CONFLICT and retried:
                     _resolve(future, None)  # an earlier attempt got through: collect that
                 else:
                     _resolve(future, _task_error(error, refusal))
@@ -89,9 +97,11 @@ class Submitter:
                 _resolve(future, stopped)
             raise
 
-    async def _one(self, task: dict[str, Any], future: asyncio.Future[None]) -> None:
+    async def _one(
+        self, task: dict[str, Any], future: asyncio.Future[None], resent: bool = False
+    ) -> None:
         try:
-            await self._submit_one(task)
+            await self._submit_one(task, resent=resent)
         except Exception as exc:
             _resolve(future, exc)
         else:
@@ -123,6 +133,8 @@ class _Waiter:
     started: float
     due: float
     submitted: bool  # by this build, just now: its run time so far is its run time
+    seen: bool = False  # Runware has reported it at least once (running, done or failed)
+    polls: int = 0
 
 
 class Poller:
@@ -137,7 +149,14 @@ class Poller:
     takes the tasks due within half the first interval, so schedules that drift apart
     still share requests. A task's error fails only that task; a request that fails as a whole after
     its retries fails the tasks it asked about (a non-retryable one with more than one
-    task is first re-asked task by task, so one task's error cannot fail the others)."""
+    task is first re-asked task by task, so one task's error cannot fail the others).
+
+    Runware answers a task it does not know exactly like a running one (`{"data": []}`,
+    providers.md 1.3), so no task is polled for ever: each waits at most
+    `policy.deadline` (--max-wait) from its submission, then fails with its id left in
+    the journal; and a task resumed from an earlier build that is not once reported in
+    its first `policy.unseen_polls` polls is taken as never received (JobGone: the
+    executor submits it once more). A task this build submitted is never resubmitted."""
 
     def __init__(self, send: Callable[[list[dict[str, Any]]], Awaitable[Any]], policy: PollPolicy):
         self._send = send
@@ -147,12 +166,17 @@ class Poller:
         self._task: asyncio.Task[None] | None = None
         self._finished: list[float] = []  # how long recent tasks ran until seen done
 
-    async def wait(self, task_uuid: str, *, submitted: bool = True) -> dict[str, Any]:
+    async def wait(
+        self, task_uuid: str, *, submitted: bool = True, since: float | None = None
+    ) -> dict[str, Any]:
         """The task's finished data item, or its error raised as ProviderError.
-        `submitted`: False for a task of an earlier build (its run time is unknown)."""
+        `submitted`: False for a task of an earlier build (its run time is unknown).
+        `since`: when the job's wait began (its submission), in the loop's time."""
         loop = asyncio.get_running_loop()
         now = loop.time()
-        waiter = _Waiter(loop.create_future(), now, now + self._policy.delay(0.0), submitted)
+        started = now if since is None else min(since, now)
+        due = now + self._policy.delay(now - started)
+        waiter = _Waiter(loop.create_future(), started, due, submitted)
         self._waiting[task_uuid] = waiter
         self._changed.set()
         if self._task is None or self._task.done():
@@ -176,6 +200,9 @@ class Poller:
                 horizon = loop.time() + self._policy.delay(0.0) / 2
                 due = {u: w for u, w in self._waiting.items() if w.due <= horizon}
                 await self._round(due)
+                for task_uuid, waiter in due.items():  # settled: not asked about again
+                    if waiter.future.done() and self._waiting.get(task_uuid) is waiter:
+                        del self._waiting[task_uuid]
         except BaseException as exc:  # never leave a job waiting on a poller that died
             for waiter in self._waiting.values():
                 if not waiter.future.done():
@@ -213,35 +240,55 @@ class Poller:
         now = asyncio.get_running_loop().time()
         for task_uuid, waiter in due.items():
             try:
-                item = _finished(body, task_uuid)
+                seen, item = _state(body, task_uuid)
             except ProviderError as exc:
                 _resolve(waiter.future, exc)
                 continue
+            waiter.polls += 1
+            waiter.seen = waiter.seen or seen
             elapsed = now - waiter.started
             if item is not None:
                 if waiter.submitted:
                     self._finished = [*self._finished[-31:], elapsed]
                 _resolve(waiter.future, None, item)
+            elif not waiter.submitted and not waiter.seen:
+                if waiter.polls >= self._policy.unseen_polls:
+                    _resolve(waiter.future, JobGone(_never_seen(task_uuid, waiter.polls)))
+                else:
+                    waiter.due = sent + self._next(elapsed)
             elif elapsed >= self._policy.deadline:
-                _resolve(
-                    waiter.future,
-                    ProviderError(
-                        "runware",
-                        f"task {task_uuid} did not finish in {self._policy.deadline:.0f}s "
-                        "(BRANDKIT_POLL_DEADLINE)",
-                    ),
-                )
+                _resolve(waiter.future, _too_long(task_uuid, self._policy.deadline))
             else:
-                waiter.due = sent + self._next(elapsed)
+                deadline = waiter.started + self._policy.deadline
+                waiter.due = min(sent + self._next(elapsed), max(deadline, sent))
 
 
-def _finished(body: Any, task_uuid: str) -> dict[str, Any] | None:
-    """The task's data item if it is done, None while it runs; its error raised."""
+def _never_seen(task_uuid: str, polls: int) -> str:
+    return (
+        f"task {task_uuid} of an earlier build was not reported in {polls} polls: "
+        "taken as never received"
+    )
+
+
+def _too_long(task_uuid: str, deadline: float) -> ProviderError:
+    """Past --max-wait: the job fails, retryable, so its journal entry (the taskUUID) stays."""
+    return ProviderError(
+        "runware",
+        f"task {task_uuid}: no result after {deadline:g}s (--max-wait); Runware may "
+        "have charged for it. Its taskUUID stays in .brandkit/journal.jsonl: run "
+        "`brandkit build` again to collect it",
+        retryable=True,
+    )
+
+
+def _state(body: Any, task_uuid: str) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the answer mentions the task at all, and its data item if it is done;
+    its error raised."""
     raise_task_errors("runware", body, task_uuid)
     item, _ = find(body, task_uuid)
     if item is None:
-        return None
+        return False, None
     done = item.get("status") == "success" or (
         item.get("status") is None and any(k in item for k in IMAGE_FIELDS)
     )
-    return item if done else None
+    return True, (item if done else None)

@@ -6,7 +6,7 @@ the fault's *stage*:
 * ``before``: transport-level, checked right after authentication, before validation
   (``status``, ``drop``, ``reset``, ``slow``; not paid).
 * ``provider``: applied by the provider emulation once the request is valid
-  (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired`` on poll).
+  (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired``, ``unknown`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
   paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, ``garble``,
   and ``status``/``drop``/``reset`` when injected with ``after=True``). ``garble`` waits for
@@ -46,8 +46,9 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "malformed_json": {},
     "truncated_image": {},
     "wrong_content_type": {},
-    "job_failed": {"code": (str,), "message": (str,), "paid": (bool,)},
+    "job_failed": {"code": (str,), "message": (str,), "paid": (bool,), "in_data": (bool,)},
     "expired": {},
+    "unknown": {},
     "content_refusal": {"code": (int, str), "message": (str,), "at_submit": (bool,)},
     "no_image": {},
     "redirect": {"status": (int,)},
@@ -57,8 +58,13 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
 FAULTS = tuple(FAULT_PARAMS)
 REDIRECTS = (301, 302, 303, 307, 308)
 
-DEFAULT_PHASE = {"truncated_image": "download", "wrong_content_type": "download", "expired": "poll"}
-_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "no_image"}
+DEFAULT_PHASE = {
+    "truncated_image": "download",
+    "wrong_content_type": "download",
+    "expired": "poll",
+    "unknown": "poll",
+}
+_PROVIDER_STAGE = {"content_refusal", "job_failed", "expired", "unknown", "no_image"}
 _AFTER_STAGE = {"malformed_json", "truncated_image", "wrong_content_type", "tamper", "garble"}
 
 

@@ -22,6 +22,10 @@ ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5")
 FIELDS = frozenset({"prompt", "aspect_ratio", "size", "seed"})
 CREDIT_COST = 1
 INITIAL_CREDITS = 1000
+# How a completed job carries its image [PD-seed], [PD-docs]: "documented" is
+# `output.images` plus the TS SDK's `assets` (both); "images", "image" (a single
+# `output.image` string, seen in a third-party integration) and "assets" serve one alone.
+OUTPUT_SHAPES = ("documented", "images", "image", "assets")
 _RUN_PATH = re.compile(r"^/models/([^/]+)/run/?$")
 _JOB_PATH = re.compile(r"^/jobs/([^/]+)/?$")
 
@@ -59,6 +63,9 @@ class PixelDojo:
         self._jobs: dict[str, PdJob] = {}
         self.credits = INITIAL_CREDITS
         self.job_ttl = 3600.0  # seconds until a job (and its statusUrl) expires
+        self.output_shape = "documented"  # one of OUTPUT_SHAPES
+        # Hostile mode: the statusUrl points at this base (another origin) instead of ours.
+        self.status_url_base: str | None = None
 
     def authorized(self, request: Request) -> bool:
         return request.bearer() == self._keys["pixeldojo"]
@@ -90,6 +97,8 @@ class PixelDojo:
         with self._lock:
             self._jobs.clear()
             self.credits = INITIAL_CREDITS
+            self.output_shape = "documented"
+            self.status_url_base = None
 
     def handle(self, request: Request, ctx: Context) -> Response:
         run = _RUN_PATH.match(request.path)
@@ -139,7 +148,8 @@ class PixelDojo:
             remaining = self.credits
         if paid:
             ctx.charge()
-        status_url = f"{ctx.base_url(self.name)}/jobs/{job.job_id}"
+        status_base = self.status_url_base or ctx.base_url(self.name)
+        status_url = f"{status_base}/jobs/{job.job_id}"
         payload = {
             **job.view("pending"),
             "statusUrl": status_url,
@@ -167,12 +177,20 @@ class PixelDojo:
         if job.error is not None:
             return json_response(200, {**job.view("failed"), "error": job.error})
         assert job.image_url is not None
-        completed = {
-            **job.view("completed"),
-            "output": {"images": [job.image_url]},
-            "assets": [{"url": job.image_url}],
-        }
-        return json_response(200, completed)
+        return json_response(200, {**job.view("completed"), **self._output(job.image_url)})
+
+    def _output(self, url: str) -> dict[str, Any]:
+        shape = self.output_shape
+        if shape not in OUTPUT_SHAPES:
+            raise ValueError(f"output_shape must be one of {OUTPUT_SHAPES}, not {shape!r}")
+        fields: dict[str, Any] = {}
+        if shape in ("documented", "images"):
+            fields["output"] = {"images": [url]}
+        if shape == "image":
+            fields["output"] = {"image": url}
+        if shape in ("documented", "assets"):
+            fields["assets"] = [{"url": url}]
+        return fields
 
 
 def input_problem(body: dict[str, Any]) -> str | None:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Job:
     done_at: float = float("inf")
     items: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    error_in_data: bool = False  # reported as a `data` item with status "error"
 
 
 def _tasks(body: Any) -> list[Any]:
@@ -54,6 +56,8 @@ class Runware:
         self._keys = keys
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        # Tasks answered `{"data": []}` for ever, like a running task (the `unknown` fault).
+        self._ghosts: set[str] = set()
 
     # -- protocol hooks -------------------------------------------------------------------------
 
@@ -91,6 +95,7 @@ class Runware:
     def reset(self) -> None:
         with self._lock:
             self._jobs.clear()
+            self._ghosts.clear()
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -140,10 +145,11 @@ class Runware:
         task_uuid: str = task["taskUUID"]
         job = Job(task_uuid)
         with self._lock:
-            if task_uuid in self._jobs or task_uuid in seen:
+            if task_uuid in self._jobs or task_uuid in self._ghosts or task_uuid in seen:
+                # [RW-sdkpy-base]: the code; HTTP 400 per a third-party adapter (unsure).
                 raise TaskError(
-                    "duplicateTaskUUID",
-                    f"A task with taskUUID {task_uuid} was already submitted.",
+                    "conflictTaskUUID",
+                    f"A task with taskUUID {task_uuid} already exists.",
                     "taskUUID",
                 )
             self._jobs[task_uuid] = job
@@ -172,6 +178,7 @@ class Runware:
                 "code": fault.params.get("code", "inferenceError"),
                 "message": fault.params.get("message", "The provider failed to generate."),
             }
+            job.error_in_data = bool(fault.params.get("in_data", False))
         else:
             job.items = [self._result(task, model, index, ctx) for index in range(count)]
         if is_async:
@@ -214,10 +221,16 @@ class Runware:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         task_uuid = task.get("taskUUID")
         fault = ctx.take_provider_fault()
+        kind = fault.kind if fault is not None else None
         with self._lock:
-            if fault is not None and fault.kind == "expired" and isinstance(task_uuid, str):
+            if kind in ("expired", "unknown") and isinstance(task_uuid, str):
                 self._jobs.pop(task_uuid, None)
+                if kind == "unknown":
+                    self._ghosts.add(task_uuid)
             job = self._jobs.get(task_uuid) if isinstance(task_uuid, str) else None
+            ghost = isinstance(task_uuid, str) and task_uuid in self._ghosts
+        if ghost:  # a task Runware does not know, answered like a running one
+            return [], []
         if job is None:
             return [], [
                 {
@@ -231,6 +244,15 @@ class Runware:
         if time.monotonic() < job.done_at:
             processing = {"taskType": "imageInference", "taskUUID": job.task_uuid}
             return [{**processing, "status": "processing"}], []
+        if job.error is not None and job.error_in_data:
+            failed = {
+                "taskType": "imageInference",
+                "taskUUID": job.task_uuid,
+                "imageUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, job.task_uuid)),
+                "status": "error",
+                "error": dict(job.error),
+            }
+            return [failed], []
         if job.error is not None:
             return [], [
                 {

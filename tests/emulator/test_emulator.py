@@ -136,7 +136,7 @@ def test_runware_async_get_response(emulator: Emulator, http: httpx.Client) -> N
     assert len({item["imageUUID"] for item in done}) == 2 and done[0]["cost"] == 0.04
     again = http.post(url, json=[task], headers=RW)
     assert again.status_code == 400
-    assert again.json()["errors"][0]["code"] == "duplicateTaskUUID"
+    assert again.json()["errors"][0]["code"] == "conflictTaskUUID"  # [RW-sdkpy-base]
     unknown = [{"taskType": "getResponse", "taskUUID": str(uuid.uuid4())}]
     missing = http.post(url, json=unknown, headers=RW).json()
     assert missing["data"] == []

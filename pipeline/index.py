@@ -1,0 +1,86 @@
+"""index.json read back: what a published version says it holds, checked before it is used.
+
+Every command that reads a version's index (status, plan, build, versions, diff, gc) gets
+either a dict of the documented shape or a one-line error naming the file; a damaged or
+hand-edited index never reaches the code that trusts it (which would crash: exit 3).
+NaN and infinities (not JSON, but Python's json reads them) are read as null: unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import BrandkitError
+from .fsutil import relative_path
+
+_STRINGS = ("path", "sha256", "key", "format", "provider", "model")
+_INTS = ("width", "height")
+_OPTIONAL_INTS = ("seed", "size")
+_NUMBERS = ("cost_usd", "credits")
+
+
+def read_index(path: Path, name: str) -> dict[str, Any] | None:
+    """The index at `path` (`name` is how errors show it); None if there is no file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BrandkitError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        index = json.loads(data.decode("utf-8"), parse_constant=lambda _: None)
+        problem = _shape(index)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        problem = f"not JSON ({exc})"
+    if problem:
+        raise BrandkitError(
+            f"{name}: not a brandkit index ({problem}); restore it from git, or delete "
+            f"{Path(name).parent}/ and build again"
+        )
+    return index  # type: ignore[no-any-return]
+
+
+def _shape(index: Any) -> str | None:
+    """What is wrong with a parsed index's shape, or None."""
+    if not isinstance(index, dict):
+        return f"expected an object, got {type(index).__name__}"
+    outputs = index.get("outputs")
+    if not isinstance(outputs, list):
+        return "outputs must be a list"
+    for name in ("created", "version"):
+        if index.get(name) is not None and not isinstance(index[name], str):
+            return f"{name} must be a string"
+    seen: set[str] = set()
+    for i, o in enumerate(outputs):
+        problem = _output(o)
+        if problem is None and o["path"] in seen:
+            problem = f"{o['path']!r} is listed twice"
+        if problem:
+            return f"outputs[{i}]: {problem}"
+        seen.add(o["path"])
+    return None
+
+
+def _output(o: Any) -> str | None:
+    if not isinstance(o, dict):
+        return f"expected an object, got {type(o).__name__}"
+    for name in _STRINGS:
+        if not isinstance(o.get(name), str):
+            return f"{name} must be a string"
+    if not relative_path(o["path"]):
+        return f"path {o['path']!r} must be relative, inside the version folder"
+    for name in _INTS:
+        value = o.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            return f"{name} must be a positive integer"
+    for name in _OPTIONAL_INTS:
+        value = o.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return f"{name} must be an integer or null"
+    for name in _NUMBERS:
+        value = o.get(name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            return f"{name} must be a number or null"
+    return None
