@@ -218,10 +218,7 @@ def build(
         finally:
             progress.close()
     for failure in result.outcome.failures:
-        click.echo(
-            f"failed: {failure.job.job.asset} ({failure.job.job.provider}): {failure.message}",
-            err=True,
-        )
+        click.echo(report.failure_line(failure), err=True)
     click.echo(report.build_summary(result))
     if result.outcome.failures:
         sys.exit(1)

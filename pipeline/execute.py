@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .cache import Cache, Record
 from .errors import BrandkitError, ProviderError
@@ -79,9 +79,11 @@ class Outcome:
     cost_usd: float = 0.0
     interrupted: bool = False
     pending: int = 0  # journaled jobs left for the next build to collect
+    bugs: list[BaseException] = field(default_factory=list)  # brandkit's own: exit 3 at the end
 
 
 Progress = Callable[[str, JobPlan, str], None]  # (event, job, detail)
+T = TypeVar("T")
 
 
 class Executor:
@@ -192,6 +194,7 @@ class Executor:
             generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
             orphans = self._sweep_journal()
             remove_parts(self.cache.tmp)  # a killed build's half-downloaded images
+            _remove_unkept(self.cache.tmp, {e["key"] for e in self.journal.entries()})
             remote = (generating | {e["provider"] for e in orphans}) - {"local"}
             async with self._client(remote) as client:
                 for name in generating | {e["provider"] for e in orphans}:
@@ -283,10 +286,44 @@ class Executor:
                 master = jp.master
             await self.realise_outputs(jp, master)
             self.progress("done", jp, "")
-        except (ProviderError, BrandkitError, OSError, ValueError) as exc:
-            if jp.status == "generate" and not getattr(exc, "retryable", False):
-                self.journal.drop(jp.job.key)  # the provider has said its last word
-            self.fail(jp, str(exc))
+        except ProviderError as exc:
+            self.fail(
+                jp, str(exc) + (self._settle(jp.job.key, exc) if jp.status == "generate" else "")
+            )
+        except Exception as exc:  # every exception is this job's failure, never the build's
+            # The disk, the cache, or a bug of ours: what the provider may have charged
+            # stays journaled, for the next build to collect; the other jobs go on.
+            message = f"internal error: {describe(exc)}" if _is_bug(exc) else describe(exc)
+            if jp.status == "generate" and _collectable(self.journal.get(jp.job.key) or {}):
+                message += "; the provider's job is journaled: the next build collects it"
+            self.fail(jp, message)
+            if _is_bug(exc):
+                self.outcome.bugs.append(exc)
+
+    def _settle(self, key: str, exc: ProviderError) -> str:
+        """A failed generation's journal entry: dropped when the provider has said its
+        last word, kept when the answer could not be read (the next build asks again)
+        until ODD_LIMIT builds in a row could not read it. Returns what to add to the
+        failure's message."""
+        try:
+            if not exc.retryable:
+                self.journal.drop(key)
+                return ""
+            entry = self.journal.get(key)
+            if exc.code != UNEXPECTED or entry is None or not _collectable(entry):
+                return ""
+            odd = entry.get("odd")
+            odd = odd + 1 if isinstance(odd, int) and not isinstance(odd, bool) else 1
+            if odd >= ODD_LIMIT:
+                self.journal.drop(key)
+                return (
+                    f"; {ODD_LIMIT} builds could not read its answer, so the next build "
+                    "generates it again"
+                )
+            self.journal.record(key, odd=odd)
+        except OSError:  # a full disk: the entry stays as it was, which is safe
+            return ""
+        return "; the provider's job is journaled: the next build asks for it again"
 
     def fail(self, jp: JobPlan, message: str) -> None:
         message = self.redact(message)
@@ -358,19 +395,28 @@ class Executor:
                     ),
                     submitted=submitted,
                 )
-                result = await self._resume(job.key, provider, ctx)
+                result = await _answer(job.provider, self._resume(job.key, provider, ctx))
+                resumed = result is not None  # counted once it is stored
                 if result is None and job.provider != "local" and not provider.journals_id:
                     ctx.note()  # the intent, before anything that may be charged is sent
                 if result is None:
                     result = self._accept(
-                        job.provider, await provider.generate(jp.request, job.model, ctx)
+                        job.provider,
+                        await _answer(job.provider, provider.generate(jp.request, job.model, ctx)),
                     )
                     if result.url is not None and not provider.asynchronous:
                         # Paid, not fetched yet, and a synchronous provider can't be asked
                         # again: the URL is the way back to the image if this build stops.
                         ctx.note(url=result.url, **_journaled(result))
+                    elif result.path is not None and not provider.asynchronous:
+                        # Paid, and its bytes came with the answer: the temp file is kept
+                        # under the key's name until stored, so a disk that fills first
+                        # (or a kill) costs nothing twice.
+                        kept = _keep(result.path, job.key)
+                        result = replace(result, path=kept)
+                        ctx.note(file=kept.name, **_journaled(result))
         try:
-            result = await self._fetch(job.provider, result)
+            result = await _answer(job.provider, self._fetch(job.provider, result))
         except ProviderError as exc:
             if exc.status in _GONE and (self.journal.get(job.key) or {}).get("url"):
                 raise ProviderError(  # not retryable: the journal entry goes with it
@@ -380,11 +426,18 @@ class Executor:
                     status=exc.status,
                 ) from None
             raise
-        record = await asyncio.to_thread(
-            self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
+        if result.data is None and result.path is None:
+            raise ProviderError(job.provider, "the answer carries no image")
+        record = await _answer(
+            job.provider,
+            asyncio.to_thread(
+                self._store_master, job.key, job.provider, job.model, job.spec.canonical(), result
+            ),
+            image=True,
         )
         self.journal.drop(job.key)
         self.outcome.generated += 1
+        self.outcome.resumed += resumed
         self.outcome.cost_usd += result.cost_usd or 0.0
         return record
 
@@ -422,13 +475,24 @@ class Executor:
         except JobGone:
             self.journal.drop(key)
             return None
-        self.outcome.resumed += 1
         return result
 
     async def _recover(self, entry: dict[str, Any], provider: Any, ctx: RunContext) -> Generated:
-        """An earlier build's paid job: the image URL it journaled (a synchronous provider,
-        stopped before the download), else whatever the provider can say (or JobGone)."""
-        if entry.get("url") and not provider.asynchronous:
+        """An earlier build's paid job: the image file it kept or the image URL it
+        journaled (a synchronous provider, stopped before storing it), else whatever
+        the provider can say (or JobGone)."""
+        if entry.get("file") and not provider.asynchronous:
+            path = _kept(self.cache.tmp, entry["key"])
+            if path is None or not path.is_file():
+                raise JobGone("the image an earlier build kept is gone")
+            result = Generated(
+                path=path,
+                seed=entry.get("seed"),
+                cost_usd=entry.get("cost_usd"),
+                credits=entry.get("credits"),
+                meta=entry.get("meta") or {},
+            )
+        elif entry.get("url") and not provider.asynchronous:
             result = Generated(
                 url=entry["url"],
                 seed=entry.get("seed"),
@@ -443,23 +507,37 @@ class Executor:
     async def collect_orphan(self, entry: dict[str, Any]) -> None:
         """A job paid for by an earlier build whose manifest entry has since changed: keep
         the image in the cache (a revert will find it) rather than lose it."""
-        provider = get_provider(entry["provider"])
+        name = entry["provider"]
+        provider = get_provider(name)
+        keep = False  # a disk error or an odd answer: the next build tries again
         try:
-            async with self.limit(entry["provider"]):
-                result = await self._recover(entry, provider, self._contexts[entry["provider"]])
-            result = await self._fetch(entry["provider"], result)
-            await asyncio.to_thread(
-                self._store_master,
-                entry["key"],
-                entry["provider"],
-                entry.get("model", ""),
-                entry.get("spec") or {},
-                result,
+            async with self.limit(name):
+                result = await _answer(name, self._recover(entry, provider, self._contexts[name]))
+            result = await _answer(name, self._fetch(name, result))
+            if result.data is None and result.path is None:
+                raise ProviderError(name, "the answer carries no image")
+            await _answer(
+                name,
+                asyncio.to_thread(
+                    self._store_master,
+                    entry["key"],
+                    name,
+                    entry.get("model", ""),
+                    entry.get("spec") or {},
+                    result,
+                ),
+                image=True,
             )
             self.outcome.resumed += 1
-        except (JobGone, ProviderError, OSError, ValueError) as exc:
+        except JobGone as exc:
             self.notify(f"could not collect an earlier build's job: {self.redact(str(exc))}")
-        self.journal.drop(entry["key"])
+        except Exception as exc:  # never the build's failure: this job isn't even wanted
+            keep = exc.retryable if isinstance(exc, ProviderError) else True
+            self.notify(f"could not collect an earlier build's job: {self.redact(describe(exc))}")
+            if _is_bug(exc):
+                self.outcome.bugs.append(exc)
+        if not keep:
+            self.journal.drop(entry["key"])
 
     async def _fetch(self, provider: str, result: Generated) -> Generated:
         """Download an image the provider has finished, outside its generation slot."""
@@ -565,7 +643,15 @@ class Executor:
         meta = _output_meta(master, t, master.spec)
         if _is_master(master, t):  # the master itself (its blob was gone): same bytes
             return self.cache.put(op.cache_key, data, **meta)
-        return self.cache.put(op.cache_key, derive(data, t.width, t.height, t.format), **meta)
+        try:
+            cut = derive(data, t.width, t.height, t.format)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # Pillow on bytes a provider sent: the image's fault
+            raise BrandkitError(
+                f"{t.path}: could not be cut from its master image ({describe(exc)})"
+            ) from exc
+        return self.cache.put(op.cache_key, cut, **meta)
 
 
 def _is_master(master: Record, t: OutputTarget) -> bool:
@@ -592,10 +678,98 @@ def _output_meta(
 _ACCEPTED = frozenset({"seed", "cost_usd", "credits", "meta"})  # checked by trust.accept
 
 
+async def _answer(provider: str, step: Awaitable[T], *, image: bool = False) -> T:
+    """What a provider answered (`image`: the image it sent, being stored), or a
+    ProviderError naming what was odd about it: an answer of a shape we did not expect
+    fails its job, never the build. An odd answer keeps the job journaled (it may be
+    collected later); an image that cannot be read is the provider's last word."""
+    try:
+        return await step
+    except (BrandkitError, OSError, JobGone, MemoryError):
+        raise
+    except Exception as exc:
+        if _is_disk(exc):
+            raise
+        what = "the image could not be read" if image else "unexpected answer"
+        raise ProviderError(
+            provider, f"{what} ({describe(exc)})", retryable=not image, code=UNEXPECTED
+        ) from exc
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line for a job's failure: its cause, in the user's terms."""
+    if isinstance(exc, BrandkitError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        if exc.strerror:  # "No space left on device: .brandkit/blobs/..."
+            return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+        return str(exc) or type(exc).__name__
+    if _is_disk(exc):
+        return f"the cache's index could not be written: {exc}"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _is_disk(exc: BaseException) -> bool:
+    """The cache's SQLite index failing (a full disk, a locked or damaged file)."""
+    return type(exc).__module__ == "sqlite3" or any(
+        c.__module__ == "sqlite3" for c in type(exc).__mro__
+    )
+
+
+def _is_bug(exc: BaseException) -> bool:
+    """Brandkit's own mistake (exit 3 once the other jobs are done), not something a
+    provider, the disk or the manifest caused."""
+    return not isinstance(exc, BrandkitError | OSError | ValueError | MemoryError) and not (
+        _is_disk(exc)
+    )
+
+
+UNEXPECTED = "brandkit:unexpected-answer"  # ProviderError.code of an answer we could not read
+ODD_LIMIT = 3  # builds in a row that could not read a journaled job's answer
+
+
 def _collectable(entry: dict[str, Any]) -> bool:
     """Does the entry say how to find the job again (a task UUID, a status URL, the
-    image's own URL)?"""
-    return bool(entry.get("taskUUID") or entry.get("statusUrl") or entry.get("url"))
+    image's own URL, the file it was kept in)? Only as text: an id of another type
+    (an odd answer, journaled as it came) finds nothing."""
+    return any(
+        isinstance(entry.get(name), str) and entry[name]
+        for name in ("taskUUID", "statusUrl", "url", "file")
+    )
+
+
+KEPT_PREFIX = "kept-"  # a paid image's bytes, not yet in the cache (Executor._recover)
+
+
+def _keep(path: Path, key: str) -> Path:
+    kept = path.with_name(f"{KEPT_PREFIX}{key}")
+    os.replace(path, kept)
+    return kept
+
+
+def _kept(tmp: Path, key: Any) -> Path | None:
+    """Where the image of a journaled key was kept; None for a key that is no content key
+    (a damaged journal must not name a file elsewhere)."""
+    if not isinstance(key, str) or len(key) != 64 or not all(c in _HEX for c in key):
+        return None
+    return tmp / f"{KEPT_PREFIX}{key}"
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _remove_unkept(tmp: Path, journaled: set[str]) -> None:
+    """Kept images whose job is no longer journaled (stored, or given up)."""
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(KEPT_PREFIX) and name[len(KEPT_PREFIX) :] not in journaled:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp / name)
 
 
 _GONE = frozenset({403, 404, 410})  # a journaled image link that no longer answers
@@ -634,4 +808,9 @@ def _user_agent() -> str:
 def execute(
     plan: Plan, cache: Cache, manifest: Manifest, published: Path, **options: Any
 ) -> Outcome:
-    return asyncio.run(Executor(plan, cache, manifest, published, **options).run())
+    """Run the plan. A bug of brandkit's own in one job fails that job while the others
+    finish and are cached; then it is raised (an internal error, exit 3)."""
+    outcome = asyncio.run(Executor(plan, cache, manifest, published, **options).run())
+    if outcome.bugs:
+        raise outcome.bugs[0]
+    return outcome

@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 import posixpath
+import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +35,18 @@ MAX_PROMPT = 10_000  # characters, as every provider allows
 MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
 DEFAULT_MAX_JOBS = 100_000
 _RESERVED = {"index.json", "index.html"}
+MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8 (ext4, APFS, NTFS)
+_WINDOWS_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))]
+)
+_WINDOWS_BAD = '<>"|?*'
+# One search of a whole path each (a kit has thousands of outputs); the message is worked
+# out only for a path that matches.
+_NAME_FAULT = re.compile(
+    r'[\x00-\x1f\x7f-\x9f<>"|?*]|[. ](?:/|$)'
+    r"|(?:^|/)(?:con|prn|aux|nul|com[1-9]|lpt[1-9]) *(?:[./]|$)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -63,6 +77,10 @@ class Expander:
         self._compiled: dict[tuple[PathT, str], _Template] = {}
         self.warnings: list[str] = []
         self._paths: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {}
+        self._folded: dict[str, str] = {}  # case- and normalisation-folded path -> path
+        self._folders: dict[str, tuple[str, str]] = {}  # folded -> (folder, a path in it)
+        self._path_problems: set[tuple[PathT, str]] = set()
+        self._folders_ok: set[str] = set()  # folders (as spelt) already checked
         self._rendering: dict[tuple[PathT, str, str, str], tuple[int, str, int]] = {}
         self.timer = RenderTimer()
         self._style_refused: set[PathT] = set()  # reported once, however many assets share it
@@ -410,7 +428,57 @@ class Expander:
                 )
             return None
         self._paths[clean] = owner
+        where: PathT = apath if asset.out else ("assets", asset.id)
+        problem = output_path_problem(clean) or self.clash(clean)
+        if problem is not None:
+            if (where, problem) not in self._path_problems:  # once, not per combination
+                self._path_problems.add((where, problem))
+                shown = f" {clean!r}{_combo_hint(combo)}" if asset.out else f" {clean!r}"
+                self.problem(where, f"the output path{shown}: {problem}", key=not asset.out)
+            return None
         return OutputTarget(path=clean, width=w, height=h, format=fmt, size=size)
+
+    def clash(self, path: str) -> str | None:
+        """Two outputs that one file system could not hold both of: the same name but for
+        case or Unicode normalisation (macOS, Windows), or a file where another output
+        needs a folder."""
+        folded = _fold(path)
+        if folded in _RESERVED or _fold(path.split("/", 1)[0]) in _RESERVED:
+            return "index.json and index.html are the version's own files; choose another name"
+        other = self._folded.get(folded)
+        if other is not None:
+            return (
+                f"it differs from {other!r} only in case or Unicode normalisation, so one "
+                "would overwrite the other on macOS and Windows; make the names differ"
+            )
+        if folded in self._folders:
+            return (
+                f"{self._folders[folded][1]!r} needs a folder of that name; a path cannot be "
+                "both a file and a folder: rename one of them"
+            )
+        head = path.rpartition("/")[0]
+        if not head or head in self._folders_ok:  # a file added since is checked above
+            self._folded[folded] = path
+            return None
+        parts, names = folded.split("/"), path.split("/")
+        folders = [("/".join(parts[:i]), "/".join(names[:i])) for i in range(1, len(parts))]
+        for key, folder in folders:
+            if key in self._folded:
+                return (
+                    f"it needs a folder named {self._folded[key]!r}, which is also an "
+                    "output file; a path cannot be both: rename one of them"
+                )
+            seen = self._folders.get(key)
+            if seen is not None and seen[0] != folder:
+                return (
+                    f"its folder {folder!r} differs from {seen[0]!r} only in case or Unicode "
+                    "normalisation, which macOS and Windows would merge; spell them alike"
+                )
+        self._folded[folded] = path
+        for key, folder in folders:
+            self._folders.setdefault(key, (folder, path))
+        self._folders_ok.add(head)
+        return None
 
 
 def safe_output_path(path: str) -> str | None:
@@ -425,6 +493,52 @@ def safe_output_path(path: str) -> str | None:
     if clean in _RESERVED or len(clean) > 400:
         return None
     return clean
+
+
+def output_path_problem(path: str) -> str | None:
+    """Why a relative output path could not be written everywhere a kit is checked out
+    (Linux, macOS, Windows), or None. Said before anything is paid for, not at publish."""
+    short = MAX_NAME_BYTES // 4  # a name this long fits in 255 bytes whatever it holds
+    if _NAME_FAULT.search(path) is None and (
+        len(path) <= short or max(map(len, path.split("/"))) <= short
+    ):
+        return None
+    for name in path.split("/"):
+        if not name.isprintable():
+            bad = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+            if bad is not None:
+                return (
+                    f"the name {name!r} holds the control character {bad!r}: "
+                    "use printable characters only"
+                )
+        if len(name) > short and len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            return (
+                f"the name {name[:40]!r}... is {len(name.encode('utf-8'))} bytes long in UTF-8: "
+                f"a file or folder name is at most {MAX_NAME_BYTES} bytes"
+            )
+        if name[-1] in ". ":
+            what = "a dot" if name[-1] == "." else "a space"
+            return f"the name {name!r} ends with {what}, which Windows drops: remove it"
+        bad = next((c for c in _WINDOWS_BAD if c in name), None)
+        if bad is not None:
+            return (
+                f"the name {name!r} holds {bad!r}, which Windows does not allow in a name "
+                '(nor any of < > " | ? *)'
+            )
+        stem = name.split(".", 1)[0].rstrip(" ").upper()
+        if stem in _WINDOWS_NAMES:
+            return (
+                f"the name {name!r} is reserved on Windows ({stem}, with any extension and "
+                "in any case: CON, PRN, AUX, NUL, COM1-9, LPT1-9): choose another"
+            )
+    return None
+
+
+def _fold(path: str) -> str:
+    """A path as a case-insensitive, normalisation-insensitive file system sees it."""
+    if path.isascii():
+        return path.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
 
 
 def _ratio_name(sizes: dict[str, tuple[int, int]], dims: tuple[int, int]) -> str:

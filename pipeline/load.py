@@ -27,6 +27,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 MAX_NODES = 1_000_000
 MAX_DEPTH = 64
+MAX_DIGITS = 100  # an integer longer than this is a mistake in any field (Python stops at 4,300)
 
 PathT = tuple[str | int, ...]
 
@@ -202,7 +203,27 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if len(node.value) > MAX_DIGITS:  # rare: most scalars skip the call
+            return self._number(node, path)
         return scalar(node)
+
+    def _number(self, node: yaml.ScalarNode, path: PathT) -> Any:
+        """A scalar; an integer no field could hold (more than MAX_DIGITS characters) is a
+        problem here, not an overflow (or Python's 4,300-digit limit) later."""
+        value = node.value
+        if (
+            not node.style
+            and len(value) > MAX_DIGITS
+            and any(r.match(value) for r in (_INT, _HEX, _OCT))
+        ):
+            self._problem(
+                node,
+                path,
+                f"a number of {len(value.lstrip('+-'))} characters is too large for any field "
+                f"(at most {MAX_DIGITS}); quote it if it is text",
+            )
+            return None
+        return scalar(node)  # .inf, .nan and 1e400 are values; fields refuse them (manifest.py)
 
     def _mapping(self, node: yaml.MappingNode, path: PathT, depth: int) -> dict:
         out: dict[str, Any] = {}

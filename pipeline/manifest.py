@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -126,11 +127,41 @@ def schema_problems(doc: Document) -> list[Problem]:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema())
-    problems: list[Problem] = []
+    problems: list[Problem] = _non_finite(doc, doc.data, ())
+    refused = {p.path for p in problems}  # said once: not also "inf is greater than ..."
     for error in validator.iter_errors(doc.data):
-        problems.extend(_describe(doc, error))
+        problems.extend(p for p in _describe(doc, error) if p.path not in refused)
     problems.extend(_brand_typos(doc))
     return problems
+
+
+def _template_data(path: PathT) -> bool:
+    """brand, templates, and an asset's vars and matrix: values for templates."""
+    if len(path) == 1:
+        return path[0] in ("brand", "templates")
+    return len(path) == 3 and path[0] == "assets" and path[2] in ("vars", "matrix")
+
+
+def _non_finite(doc: Document, value: Any, path: PathT) -> list[Problem]:
+    """Infinities and NaNs (`.inf`, `.nan`, or a number too large for a float, like
+    1e400) in a setting: no bound in the schema catches NaN, and neither belongs in a
+    price, a timeout or a count. Template data (brand, vars, matrix) may hold them."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return []
+        what = "NaN" if math.isnan(value) else "infinite (too large, or .inf)"
+        message = f"not a finite number ({what}): write a plain number"
+        return [Problem(doc.locate(path), readable_path(path), message)]
+    if isinstance(value, dict):
+        return [
+            p
+            for k, v in value.items()
+            if not _template_data((*path, k))
+            for p in _non_finite(doc, v, (*path, k))
+        ]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(doc, v, (*path, i))]
+    return []
 
 
 def _describe(doc: Document, error: Any) -> list[Problem]:

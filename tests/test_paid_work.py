@@ -233,7 +233,7 @@ def test_a_refused_account_stops_its_provider_with_one_message(
     failed = [line for line in err.splitlines() if line.startswith("failed:")]
     assert len(failed) == 1, err
     match = re.fullmatch(
-        rf"failed: tiles \({many}\): {many}: (.*) \(HTTP {status}\): "
+        rf"failed: tiles\[subject=\w+\]@1:1 \({many}\): {many}: (.*) \(HTTP {status}\): "
         r"(\d+) more jobs? (refused|not sent)(?:, (\d+) not sent)?",
         failed[0],
     )

@@ -174,7 +174,7 @@ def test_cloudflare_auth_failure_says_what_to_check(
     remote.inject("cloudflare", "status", status=status)
     code, _, err = run(project(tmp_path, "cloudflare"), "build", "--only", "hero")
     assert code == 1
-    assert f"failed: hero (cloudflare): cloudflare: {said}: {AUTH_HINT}" in err.splitlines()
+    assert f"failed: hero@16:9 (cloudflare): cloudflare: {said}: {AUTH_HINT}" in err.splitlines()
     assert len(remote.requests_for("cloudflare")) == 1, "never retried"
     assert remote.paid_generations == 0
 

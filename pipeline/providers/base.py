@@ -8,6 +8,7 @@ plain attributes, checked before anything is sent.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,3 +196,18 @@ def rgb_list(palette: tuple[tuple[int, int, int], ...]) -> list[dict[str, list[i
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def as_number(value: Any) -> Any:
+    """A cost or credit count the provider echoed, as a float where it reads as one, and
+    otherwise as it came: never an exception here (a garbled cost must not cost the image
+    it came with). trust.accept then refuses what is not a sane amount, with a warning,
+    and records it as unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return math.inf
+    except ValueError:
+        return value

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
 from ..models import ModelInfo
-from .base import Generated, JobGone, ProviderBase, RunContext, bearer
+from .base import Generated, JobGone, ProviderBase, RunContext, as_number, bearer
 from .http import plain_error, send_json
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5")
@@ -153,7 +153,7 @@ class PixelDojoProvider(ProviderBase):
             url=url,
             seed=state.get("seed"),
             meta={"jobId": state.get("jobId")},
-            credits=float(credits) if credits is not None else None,
+            credits=as_number(credits),
         )
 
     def _auth(self, ctx: RunContext) -> dict[str, str]:

@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
-from .base import Generated, ProviderBase, RunContext, bearer, recraft_style_and_controls
+from .base import (
+    Generated,
+    ProviderBase,
+    RunContext,
+    as_number,
+    bearer,
+    recraft_style_and_controls,
+)
 from .http import MAY_HAVE_BEEN_CHARGED, decode_inline, plain_error, send_json
 
 UNITS_PER_USD = 1000
@@ -68,11 +75,11 @@ class RecraftProvider(ProviderBase):
             path, url = None, str(item["url"])
         else:
             raise ProviderError(self.name, NO_IMAGE)
-        credits = body.get("credits")
+        credits = as_number(body.get("credits"))  # garbled: unknown, the image kept
         return Generated(
             path=path,
             url=url,
             meta={"image_id": item.get("image_id")},
-            credits=float(credits) if credits is not None else None,
-            cost_usd=credits / UNITS_PER_USD if credits is not None else None,
+            credits=credits,
+            cost_usd=credits / UNITS_PER_USD if isinstance(credits, float) else credits,
         )

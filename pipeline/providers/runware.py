@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
-from .base import Generated, JobGone, ProviderBase, RunContext, bearer, rgb_list
+from .base import (
+    Generated,
+    JobGone,
+    ProviderBase,
+    RunContext,
+    as_number,
+    bearer,
+    rgb_list,
+)
 from .http import decode_inline, send_json
 
 IMAGE_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
@@ -146,13 +154,13 @@ class RunwareProvider(ProviderBase):
             path = decode_inline(self.name, inline, ctx.tmp_dir)
         elif not url:
             raise ProviderError(self.name, "the result carries no image")
-        cost = item.get("cost")
+        cost = item.get("cost")  # garbled: recorded as unknown, the image kept
         return Generated(
             path=path,
             url=url or None,
             seed=item.get("seed"),
             meta=meta,
-            cost_usd=float(cost) if cost is not None else None,
+            cost_usd=as_number(cost),
         )
 
 

@@ -8,9 +8,9 @@ the fault's *stage*:
 * ``provider``: applied by the provider emulation once the request is valid
   (``content_refusal``, ``job_failed``, ``no_image`` on submit; ``expired``, ``unknown`` on poll).
 * ``after``: applied to a successful (2xx) response, i.e. after the generation was accepted and
-  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, the hostile
-  ``trickle``, ``endless`` and ``huge``, and ``status``/``drop``/``reset`` when injected with
-  ``after=True``).
+  paid (``malformed_json``, ``truncated_image``, ``wrong_content_type``, ``tamper``, ``garble``,
+  the hostile ``trickle``, ``endless`` and ``huge``, and ``status``/``drop``/``reset`` when
+  injected with ``after=True``). ``garble`` waits for the first answer whose JSON holds its field.
 * ``image``: taken when the provider emulation makes an image (a paid generation): the file
   served for it, by URL or inline, is bad for good (``bomb``, ``wrong_size``, ``undecodable``).
 
@@ -61,6 +61,7 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "bomb": {"side": (int,)},
     "wrong_size": {"width": (int,), "height": (int,)},
     "undecodable": {},
+    "garble": {"field": (str,), "value": (str, int, float, bool, list, dict, type(None))},
 }
 FAULTS = tuple(FAULT_PARAMS)
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -80,6 +81,7 @@ _AFTER_STAGE = {
     "trickle",
     "endless",
     "huge",
+    "garble",
 }
 IMAGE_FAULTS = ("bomb", "wrong_size", "undecodable")
 
@@ -140,6 +142,8 @@ def make_fault(
             raise ValueError("status must be an HTTP error status (400-599)")
     if fault == "slow":
         params.setdefault("seconds", 1.0)
+    if fault == "garble" and ("field" not in params or "value" not in params):
+        raise ValueError("fault 'garble' needs a field and a value")
     if fault == "redirect" and params.setdefault("status", 302) not in REDIRECTS:
         raise ValueError(f"status must be a redirect ({', '.join(map(str, REDIRECTS))})")
     return Fault(provider, fault, phase, times, params)
@@ -154,11 +158,14 @@ class FaultQueue:
         with self._lock:
             self._queues.setdefault((fault.provider, fault.on), deque()).append(fault)
 
-    def take(self, provider: str, phase: str, stage: Stage) -> Fault | None:
-        """Consume one use of the head fault for (provider, phase) if it belongs to `stage`."""
+    def take(self, provider: str, phase: str, stage: Stage, accept: Any = None) -> Fault | None:
+        """Consume one use of the head fault for (provider, phase) if it belongs to `stage`
+        (and `accept(fault)`, when given, says this request is one it applies to)."""
         with self._lock:
             queue = self._queues.get((provider, phase))
             if not queue or queue[0].stage != stage:
+                return None
+            if accept is not None and not accept(queue[0]):
                 return None
             fault = queue[0]
             if fault.remaining is not None:

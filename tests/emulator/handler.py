@@ -23,6 +23,32 @@ if TYPE_CHECKING:
 ErrorFactory = Callable[[int, Any, "str | None"], Response]
 
 
+def _garbles(fault: Fault, response: Response) -> bool:
+    """Does a fault apply to this answer? `garble` only to JSON holding its field."""
+    if fault.kind != "garble":
+        return True
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return False
+    return _holds(body, fault.params["field"])
+
+
+def _holds(body: Any, name: str) -> bool:
+    if isinstance(body, dict):
+        return name in body or any(_holds(v, name) for v in body.values())
+    return isinstance(body, list) and any(_holds(v, name) for v in body)
+
+
+def _garble(body: Any, name: str, value: Any) -> Any:
+    """The answer with every `name` field set to `value` (an unexpected type or value)."""
+    if isinstance(body, dict):
+        return {k: value if k == name else _garble(v, name, value) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_garble(v, name, value) for v in body]
+    return body
+
+
 def _redact(body: Any) -> Any:
     """Copy of a JSON body with Runware `authentication` task keys hidden."""
     if isinstance(body, list):
@@ -204,7 +230,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             ctx.sleep(float(before.params["seconds"]))
         response = produce()
-        after = ctx.take_fault("after") if 200 <= response.status < 300 else None
+        after = (
+            ctx.take_fault("after", accept=lambda f: _garbles(f, response))
+            if 200 <= response.status < 300
+            else None
+        )
         ctx.release()
         if after is None:
             self._send(response)
@@ -235,6 +265,9 @@ class Handler(BaseHTTPRequestHandler):
         elif response is not None and kind == "malformed_json":
             cut = response.body[: max(1, len(response.body) // 2)]
             self._send(Response(200, cut, "application/json"))
+        elif response is not None and kind == "garble":
+            body = _garble(json.loads(response.body), params["field"], params["value"])
+            self._send(Response(200, json.dumps(body).encode(), "application/json"))
         elif response is not None and kind == "truncated_image":
             self._send(response, truncate=True)
         elif response is not None and kind == "trickle":

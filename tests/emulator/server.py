@@ -90,13 +90,13 @@ class RequestContext:
     def base_url(self, provider: str) -> str:
         return self.emulator.base_url(provider)
 
-    def take_fault(self, stage: str) -> Fault | None:
+    def take_fault(self, stage: str, accept: Any = None) -> Fault | None:
         """Consume the head fault for this request's (provider, phase) if it is for `stage`.
 
         A request consumes at most one fault, so queued faults hit consecutive requests."""
         if self.phase not in PHASES or self._fault_taken:
             return None
-        fault = self.emulator._faults.take(self.provider, self.phase, stage)  # type: ignore[arg-type]
+        fault = self.emulator._faults.take(self.provider, self.phase, stage, accept)  # type: ignore[arg-type]
         self._fault_taken = fault is not None
         return fault
 
