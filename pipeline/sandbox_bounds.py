@@ -29,6 +29,7 @@ _SEQUENCES: tuple[type, ...] = (
     type({}.values()),
     type({}.items()),
 )
+_JOINABLE = (str, dict, *_SEQUENCES)
 
 
 def text_size(value: Any, limit: int = MAX_OUTPUT, depth: int = 0) -> int:
@@ -248,8 +249,10 @@ def check_translate(text: str, table: Any) -> None:
 
 
 def check_join(separator: str, items: Any) -> None:
-    if isinstance(items, str | list | tuple):
-        total = sum(map(str_size, items)) + len(separator) * max(0, len(items) - 1)
+    """`sep.join(items)` by the length of the items (a dict joins its keys)."""
+    if isinstance(items, _JOINABLE):
+        sized: Any = items  # str, dict, list, tuple, set or dict view: all sized
+        total = sum(map(str_size, sized)) + len(separator) * max(0, len(sized) - 1)
         if total > MAX_TEXT:
             raise SecurityError(f"join too large (over {MAX_TEXT:,} characters)")
 

@@ -192,6 +192,14 @@ def test_a_str_join_past_the_limit_is_refused_by_the_sandbox() -> None:
     assert rendered("{{ ','.join(['abc'] * 2500) | length }}") == str(4 * 2500 - 1)
 
 
+@pytest.mark.parametrize("items", ["d.values()", "d.keys()", "d", "d.values() | list"])
+def test_a_str_join_of_dict_items_past_the_limit_is_refused_by_the_sandbox(items: str) -> None:
+    setup = "{% set x = 'x' * 5000 %}{% set d = {x: x, x ~ 'y': x, x ~ 'z': x} %}"
+    message = "join too large (over 10,000 characters)"
+    assert refusal(setup + f"{{{{ ''.join({items}) }}}}") == message
+    assert rendered(setup + "{{ ''.join(d.values()|first) | length }}") == "5000"
+
+
 def test_a_str_replace_past_the_limit_is_refused_by_the_sandbox() -> None:
     message = "replace result too large (over 10,000 characters)"
     assert refusal("{{ ('y' * 9999).replace('y', 'z' * 9999) }}") == message
