@@ -55,9 +55,10 @@ def load(
         manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
     )
     jobs = expander.expand()
+    from .providers import PROVIDERS
     from .providers.trust import base_url_notes
 
-    notes = base_url_notes(manifest.providers, dict(os.environ))
+    notes = base_url_notes(manifest.providers, dict(os.environ), PROVIDERS)
     return Loaded(project, manifest, jobs, [*expander.warnings, *notes])
 
 
