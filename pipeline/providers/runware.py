@@ -30,8 +30,9 @@ from .base import (
     bearer,
     rgb_list,
 )
-from .http import decode_inline, send_json
+from .http import decode_inline
 from .runware_wire import CONFLICT, find, parse_error, task_error
+from .send import send_json
 
 
 class RunwareProvider(ProviderBase):
