@@ -1,30 +1,30 @@
-"""brandkit's command line: thin commands over workflow.py, one error boundary in main().
-
-Exit codes: 0 ok, 1 invalid manifest / failed jobs / stale / over budget, 2 usage,
-3 internal error (one line + a log file), 130 interrupted.
-"""
+"""brandkit's command line: thin commands over workflow.py, one error boundary in main()
+(exits.py: the exit codes, and how the process ends)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .errors import BrandkitError, Interrupted, ManifestError
+from .exits import exit_code, exit_now
 from .project import Project
 
 if TYPE_CHECKING:
-    from .workflow import Loaded
+    from .workflow import BuildResult, Loaded
 
 
 class Context:
     def __init__(self, directory: str, manifest: str):
         self.project = Project.at(directory, manifest)
         self.manifest_name = manifest
+        # The environment, read here once: keys, base URLs and retry settings are passed
+        # down from it as values (workflow, execute), never through os.environ.
+        self.env = dict(os.environ)
 
     def stamp(self, provider: str | None, max_jobs: int | None, paths: list[str]) -> None:
         """Record a verified up-to-date state for the no-op fast path (fastpath.py)."""
@@ -72,7 +72,7 @@ def _load(c: Context, provider: str | None = None, max_jobs: int | None = None) 
     from .expand import DEFAULT_MAX_JOBS
     from .workflow import load
 
-    loaded = load(c.project, provider=provider, max_jobs=max_jobs or DEFAULT_MAX_JOBS)
+    loaded = load(c.project, c.env, provider=provider, max_jobs=max_jobs or DEFAULT_MAX_JOBS)
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     return loaded
@@ -184,8 +184,7 @@ def build(
     max_jobs: int | None,
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
-    from . import fastpath, report, workflow
-    from .buildlock import build_lock
+    from . import report, workflow
 
     if keep_going and fail_fast:
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
@@ -194,6 +193,44 @@ def build(
         with workflow.open_cache(c.project) as cache:
             report.print_plan(workflow.plan(loaded, cache, force=force, only=only))
         return
+    result = _build(
+        c,
+        loaded,
+        no_wait,
+        force=force,
+        only=only,
+        jobs=jobs,
+        keep_going=not fail_fast,
+        max_cost=max_cost,
+        replace_paid=replace_paid,
+        max_wait=max_wait,
+    )
+    for failure in result.outcome.failures:
+        click.echo(report.failure_line(failure), err=True)
+    click.echo(report.build_summary(result))
+    if result.outcome.failures:
+        sys.exit(1)
+    if result.published is not None and not only:
+        c.stamp(provider, max_jobs, list(result.published.entries))
+
+
+def _build(
+    c: Context,
+    loaded: Loaded,
+    no_wait: bool,
+    *,
+    force: bool,
+    only: str | None,
+    jobs: int | None,
+    keep_going: bool,
+    max_cost: float | None,
+    replace_paid: bool,
+    max_wait: float | None,
+) -> BuildResult:
+    """Plan and build under the project's build lock, the progress on stderr."""
+    from . import fastpath, report, workflow
+    from .buildlock import build_lock
+
     say = partial(click.echo, err=True)
     with (
         build_lock(c.project.cache_dir, wait=not no_wait, notify=say),
@@ -203,12 +240,13 @@ def build(
         the_plan = workflow.plan(loaded, cache, force=force, only=only)
         progress = report.Progress(the_plan.jobs)
         try:
-            result = workflow.build(
+            return workflow.build(
                 loaded,
                 cache,
                 the_plan,
+                c.env,
                 jobs=jobs,
-                keep_going=not fail_fast,
+                keep_going=keep_going,
                 max_cost=max_cost,
                 progress=progress,
                 notify=say,
@@ -217,13 +255,6 @@ def build(
             )
         finally:
             progress.close()
-    for failure in result.outcome.failures:
-        click.echo(report.failure_line(failure), err=True)
-    click.echo(report.build_summary(result))
-    if result.outcome.failures:
-        sys.exit(1)
-    if result.published is not None and not only:
-        c.stamp(provider, max_jobs, list(result.published.entries))
 
 
 @cli.command()
@@ -318,96 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     """The one boundary where errors become messages and exit codes, and where every
     line printed passes through report.printable (no terminal escapes) with the keys in
     the environment replaced by ***."""
-    import os
-
     from .report import SECRET_VARIABLES, safe_output
 
     secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
     with safe_output(secrets):
-        return _main(argv)
-
-
-def _main(argv: list[str] | None) -> int:
-    try:
-        cli.main(args=argv, prog_name="brandkit", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except ManifestError as exc:
-        click.echo(str(exc), err=True)
-        n = len(exc.problems)
-        click.echo(f"{n} error{'s' if n != 1 else ''} in the manifest", err=True)
-        return exc.exit_code
-    except Interrupted as exc:
-        click.echo(str(exc), err=True)
-        return exc.exit_code
-    except BrandkitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    except OSError as exc:  # the machine's problem (disk full, permissions), not a bug
-        where = f": {exc.filename}" if exc.filename else ""
-        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
-        return 1
-    except KeyboardInterrupt:
-        click.echo("interrupted: finished images are cached; rerun to resume", err=True)
-        return 130
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    except Exception as exc:  # a bug in brandkit: one line for the user, the trace in a log
-        log = _crash_log(exc)
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc} (details in {log}); please report it",
-            err=True,
-        )
-        return 3
-    return 0
-
-
-def _crash_log(exc: BaseException) -> Path:
-    import os
-    import tempfile
-    import traceback
-
-    from .report import SECRET_VARIABLES
-
-    text = "".join(traceback.format_exception(exc))
-    for name in SECRET_VARIABLES:  # a key must not reach a file, even this one
-        secret = (os.environ.get(name) or "").strip()
-        if len(secret) >= 4:
-            text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-    fd, path = tempfile.mkstemp(prefix="brandkit-crash-", suffix=".log")
-    with open(fd, "w") as f:
-        f.write(text)
-    return Path(path)
+        return exit_code(partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False))
 
 
 def entry() -> None:
     exit_now(main())
-
-
-def exit_now(code: int) -> None:
-    """Exit without tearing the interpreter down. Freeing every module's objects took
-    100-180 ms at the end of each command (importing jsonschema, httpx and jinja2 alone
-    costs 95 ms of it), and nothing of ours needs it: files are closed by then, the
-    cache's index closed (its WAL checkpointed) and the worker threads joined. Exit
-    handlers still run and output is flushed; should another thread still be alive, the
-    exit is the usual one, which waits for it, and so it is under a profiler or a
-    coverage tracer (which write their results at exit)."""
-    import atexit
-    import contextlib
-    import os
-    import threading
-
-    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        # a closed pipe (`brandkit plan | head`): said enough
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)

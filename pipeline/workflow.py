@@ -43,21 +43,24 @@ class Loaded:
 
 def load(
     project: Project,
+    env: dict[str, str],
     *,
     provider: str | None = None,
     model: str | None = None,
     max_jobs: int = DEFAULT_MAX_JOBS,
 ) -> Loaded:
-    """load + validate + expand; raises ManifestError with every problem found."""
+    """load + validate + expand; raises ManifestError with every problem found. `env`:
+    the environment, read once by the caller (it confirms or overrides base URLs)."""
     confine(project)
     manifest = load_manifest(project.manifest, project.display, verdict=project.cache_dir / "valid")
     expander = Expander(
         manifest, provider_override=provider, model_override=model, max_jobs=max_jobs
     )
     jobs = expander.expand()
+    from .providers import PROVIDERS
     from .providers.trust import base_url_notes
 
-    notes = base_url_notes(manifest.providers, dict(os.environ))
+    notes = base_url_notes(manifest.providers, env, PROVIDERS)
     return Loaded(project, manifest, jobs, [*expander.warnings, *notes])
 
 
@@ -145,6 +148,7 @@ def build(
     loaded: Loaded,
     cache: Cache,
     the_plan: Plan,
+    env: dict[str, str],
     *,
     jobs: int | None = None,
     keep_going: bool = True,
@@ -156,10 +160,47 @@ def build(
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
     interrupted: finished images stay cached and in-flight ones journaled. Outputs paid
-    for at one provider are replaced by another's only when `replace_paid` says so."""
+    for at one provider are replaced by another's only when `replace_paid` says so.
+    `env`: the environment, read once by the caller (keys, base URLs, retry settings)."""
     from .execute import execute
     from .publish import publish
 
+    refuse_to_start(loaded, the_plan, env, max_cost=max_cost, replace_paid=replace_paid)
+    outcome = execute(
+        the_plan,
+        cache,
+        loaded.manifest,
+        loaded.project.latest,
+        jobs=jobs,
+        keep_going=keep_going,
+        progress=progress,
+        env=env,
+        notify=notify,
+        max_wait=max_wait,
+    )
+    if outcome.interrupted:
+        raise Interrupted(
+            f"interrupted: {outcome.generated} generated and cached, "
+            f"{outcome.pending} in flight to collect on the next build; nothing published"
+        )
+    if outcome.failures:
+        return BuildResult(the_plan, outcome, None)
+    return BuildResult(
+        the_plan, outcome, publish(loaded.project, loaded.manifest, the_plan, outcome, cache)
+    )
+
+
+def refuse_to_start(
+    loaded: Loaded,
+    the_plan: Plan,
+    env: dict[str, str],
+    *,
+    max_cost: float | None,
+    replace_paid: bool,
+) -> None:
+    """What stops a build before anything is paid for (BrandkitError): paid outputs a
+    provider change would replace, a cost over --max-cost (or unknown), a missing key
+    or an unconfirmed base URL, a damaged index.json (it would stop publish)."""
     replacements = the_plan.paid_replacements()
     if replacements and not replace_paid:
         raise BrandkitError(
@@ -180,32 +221,11 @@ def build(
     for provider in {j.job.provider for j in the_plan.jobs if j.status == "generate"}:
         from .providers import get_provider
 
-        get_provider(provider).keys(dict(os.environ))
+        get_provider(provider).keys(env)
         settings = loaded.manifest.providers.get(provider)  # a base_url not confirmed: refuse
-        get_provider(provider).base_url(settings.base_url if settings else None, dict(os.environ))
+        get_provider(provider).base_url(settings.base_url if settings else None, env)
     if the_plan.count("generate"):  # a damaged index.json stops publish: say so before paying
         loaded.project.read_index()
-    outcome = execute(
-        the_plan,
-        cache,
-        loaded.manifest,
-        loaded.project.latest,
-        jobs=jobs,
-        keep_going=keep_going,
-        progress=progress,
-        notify=notify,
-        max_wait=max_wait,
-    )
-    if outcome.interrupted:
-        raise Interrupted(
-            f"interrupted: {outcome.generated} generated and cached, "
-            f"{outcome.pending} in flight to collect on the next build; nothing published"
-        )
-    if outcome.failures:
-        return BuildResult(the_plan, outcome, None)
-    return BuildResult(
-        the_plan, outcome, publish(loaded.project, loaded.manifest, the_plan, outcome, cache)
-    )
 
 
 @dataclass

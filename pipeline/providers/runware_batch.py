@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import ProviderError
 from .base import JobGone
-from .http import PollPolicy
-from .runware import CONFLICT, IMAGE_FIELDS, find, raise_task_errors, task_error
+from .policy import PollPolicy
+from .runware_wire import CONFLICT, IMAGE_FIELDS, find, raise_task_errors, task_error
 
 
 class Submitter:

@@ -84,17 +84,18 @@ def base_url_allowed(url: str, allowed: str) -> bool:
     return False
 
 
-def base_url_notes(settings: dict[str, Any], env: dict[str, str]) -> list[str]:
+def base_url_notes(
+    settings: dict[str, Any], env: dict[str, str], registry: dict[str, type]
+) -> list[str]:
     """A line per provider whose base_url the manifest sets (not the documented one):
-    where its key would go, and whether the environment has confirmed it."""
-    from . import PROVIDERS
-
+    where its key would go, and whether the environment has confirmed it. `registry`
+    is providers.PROVIDERS, passed in (this module is imported by the providers)."""
     notes = []
     for name, s in sorted(settings.items()):
         url = getattr(s, "base_url", None)
-        if not url or name not in PROVIDERS:
+        if not url or name not in registry:
             continue
-        provider = PROVIDERS[name]()
+        provider = registry[name]()
         if not provider.env_keys or provider.is_documented(url):
             continue
         var = f"BRANDKIT_{name.upper()}_URL"
