@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,46 +41,7 @@ from .providers.http import (
     secret_forms,
 )
 from .providers.trust import accept, clean_fields
-
-
-@dataclass
-class Failure:
-    job: JobPlan
-    message: str
-
-
-@dataclass
-class _Refusal:
-    """A provider that refused the account (401, 402, 403): every job of it that had not
-    been sent yet is not sent, and the first failure says so, once."""
-
-    status: int | None
-    jobs: set[int] = field(default_factory=set)  # id() of the JobPlans it refused
-    failure: Failure | None = None  # the first of them
-    refused: int = 0  # the others, in flight at the same time
-    not_sent: int = 0
-
-    def tally(self) -> str:
-        """`: 7 more jobs not sent`, `: 1 more job refused, 7 not sent`."""
-        first, n = ("refused", self.refused) if self.refused else ("not sent", self.not_sent)
-        text = f": {n} more job{'s' if n != 1 else ''} {first}"
-        return text + (f", {self.not_sent} not sent" if self.refused and self.not_sent else "")
-
-
-@dataclass
-class Outcome:
-    records: dict[str, Record] = field(default_factory=dict)  # output path -> record
-    failures: list[Failure] = field(default_factory=list)
-    generated: int = 0
-    resumed: int = 0  # of those, collected from a previous build's journal
-    derived: int = 0
-    reused: int = 0
-    skipped: int = 0
-    cost_usd: float = 0.0
-    interrupted: bool = False
-    pending: int = 0  # journaled jobs left for the next build to collect
-    bugs: list[BaseException] = field(default_factory=list)  # brandkit's own: exit 3 at the end
-
+from .results import Failure, Outcome, Refusal, describe, is_bug, is_disk
 
 Progress = Callable[[str, JobPlan, str], None]  # (event, job, detail)
 T = TypeVar("T")
@@ -121,7 +82,7 @@ class Executor:
         self._secrets: list[str] = []
         self._guard = KeyGuard()  # each provider's keys to its own base origin only
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
-        self._refused: dict[str, _Refusal] = {}  # providers that said 401, 402 or 403
+        self._refused: dict[str, Refusal] = {}  # providers that said 401, 402 or 403
         self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
 
     # -- set-up ------------------------------------------------------------------------------
@@ -293,11 +254,11 @@ class Executor:
         except Exception as exc:  # every exception is this job's failure, never the build's
             # The disk, the cache, or a bug of ours: what the provider may have charged
             # stays journaled, for the next build to collect; the other jobs go on.
-            message = f"internal error: {describe(exc)}" if _is_bug(exc) else describe(exc)
+            message = f"internal error: {describe(exc)}" if is_bug(exc) else describe(exc)
             if jp.status == "generate" and _collectable(self.journal.get(jp.job.key) or {}):
                 message += "; the provider's job is journaled: the next build collects it"
             self.fail(jp, message)
-            if _is_bug(exc):
+            if is_bug(exc):
                 self.outcome.bugs.append(exc)
 
     def _settle(self, key: str, exc: ProviderError) -> str:
@@ -458,7 +419,7 @@ class Executor:
         except ProviderError as exc:
             if exc.status not in ACCOUNT_REFUSED:
                 raise
-            self._refused.setdefault(jp.job.provider, _Refusal(exc.status)).jobs.add(id(jp))
+            self._refused.setdefault(jp.job.provider, Refusal(exc.status)).jobs.add(id(jp))
             if not accepted or exc.retryable:
                 raise
             raise ProviderError(  # retryable: run_job keeps the journal entry
@@ -534,7 +495,7 @@ class Executor:
         except Exception as exc:  # never the build's failure: this job isn't even wanted
             keep = exc.retryable if isinstance(exc, ProviderError) else True
             self.notify(f"could not collect an earlier build's job: {self.redact(describe(exc))}")
-            if _is_bug(exc):
+            if is_bug(exc):
                 self.outcome.bugs.append(exc)
         if not keep:
             self.journal.drop(entry["key"])
@@ -688,42 +649,12 @@ async def _answer(provider: str, step: Awaitable[T], *, image: bool = False) -> 
     except (BrandkitError, OSError, JobGone, MemoryError):
         raise
     except Exception as exc:
-        if _is_disk(exc):
+        if is_disk(exc):
             raise
         what = "the image could not be read" if image else "unexpected answer"
         raise ProviderError(
             provider, f"{what} ({describe(exc)})", retryable=not image, code=UNEXPECTED
         ) from exc
-
-
-def describe(exc: BaseException) -> str:
-    """An exception as one line for a job's failure: its cause, in the user's terms."""
-    if isinstance(exc, BrandkitError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        if exc.strerror:  # "No space left on device: .brandkit/blobs/..."
-            return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-        return str(exc) or type(exc).__name__
-    if _is_disk(exc):
-        return f"the cache's index could not be written: {exc}"
-    if isinstance(exc, MemoryError):
-        return "out of memory"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _is_disk(exc: BaseException) -> bool:
-    """The cache's SQLite index failing (a full disk, a locked or damaged file)."""
-    return type(exc).__module__ == "sqlite3" or any(
-        c.__module__ == "sqlite3" for c in type(exc).__mro__
-    )
-
-
-def _is_bug(exc: BaseException) -> bool:
-    """Brandkit's own mistake (exit 3 once the other jobs are done), not something a
-    provider, the disk or the manifest caused."""
-    return not isinstance(exc, BrandkitError | OSError | ValueError | MemoryError) and not (
-        _is_disk(exc)
-    )
 
 
 UNEXPECTED = "brandkit:unexpected-answer"  # ProviderError.code of an answer we could not read
