@@ -1,11 +1,11 @@
 """execute: run a Plan; every finished image goes into the cache at once.
 
 Generations run on asyncio with one bounded semaphore per provider (`-j` overrides) and
-one shared HTTP client; cutting sizes and formats runs in worker threads (Pillow releases
-the GIL). Jobs journaled by an interrupted build are collected, not paid for again. A
-failed job does not stop the others unless --fail-fast. The first Ctrl-C (or SIGTERM)
-submits nothing new, lets paid synchronous requests finish and leaves journaled ones to
-the next build; a second one abandons everything at once.
+one shared HTTP client; each job's outputs are then cut from its master (realise.py).
+Jobs journaled by an interrupted build are collected, not paid for again. A failed job
+does not stop the others unless --fail-fast. The first Ctrl-C (or SIGTERM) submits
+nothing new, lets paid synchronous requests finish and leaves journaled ones to the
+next build; a second one abandons everything at once.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from typing import Any, TypeVar
 from .cache import Cache, Record
 from .errors import BrandkitError, ProviderError
 from .handoff import Handoff
-from .jobs import OutputTarget
 from .journal import Journal
-from .lockfile import LockEntry
 from .manifest import Manifest
-from .plan import JobPlan, OutputPlan, Plan
+from .plan import JobPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, RunContext
 from .providers.http import (
@@ -41,6 +39,7 @@ from .providers.http import (
     secret_forms,
 )
 from .providers.trust import accept, clean_fields
+from .realise import Realiser
 from .results import Failure, Outcome, Refusal, describe, is_bug, is_disk
 
 Progress = Callable[[str, JobPlan, str], None]  # (event, job, detail)
@@ -83,7 +82,7 @@ class Executor:
         self._guard = KeyGuard()  # each provider's keys to its own base origin only
         self._tasks: dict[asyncio.Task[None], str] = {}  # task -> its provider
         self._refused: dict[str, Refusal] = {}  # providers that said 401, 402 or 403
-        self._cpu = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
+        self.realiser = Realiser(cache, plan.lock, published, self.outcome)
 
     # -- set-up ------------------------------------------------------------------------------
     def limit(self, provider: str) -> asyncio.Semaphore:
@@ -245,7 +244,7 @@ class Executor:
                     return
             else:
                 master = jp.master
-            await self.realise_outputs(jp, master)
+            await self.realiser.realise(jp, master)
             self.progress("done", jp, "")
         except ProviderError as exc:
             self.fail(
@@ -543,97 +542,6 @@ class Executor:
             return self.cache.put(key, result.data, **meta)
         assert result.path is not None
         return self.cache.put_file(key, result.path, sha256=result.sha256, **meta)
-
-    # -- outputs -----------------------------------------------------------------------------
-    async def realise_outputs(self, jp: JobPlan, master: Record | None) -> None:
-        """Put every output of a job in the cache: reuse, adopt from dist, or cut.
-
-        Cutting holds a CPU slot for as long as the master's bytes are in memory, so at
-        most a few masters are held at once however many jobs finish together."""
-        to_cut = []
-        for op in jp.outputs:
-            if op.source == "published" and jp.status != "generate":
-                self.outcome.reused += 1  # already in dist/latest, as the lock says
-                continue
-            record = op.record if op.source == "cache" and jp.status != "generate" else None
-            if record is None and op.source == "dist" and jp.status != "generate":
-                record = self._adopt(jp, op)
-            if record is None:
-                to_cut.append(op)
-            else:
-                self.outcome.reused += 1
-                self.outcome.records[op.target.path] = record
-        if not to_cut:
-            return
-        if master is None:
-            raise BrandkitError(f"{to_cut[0].target.path}: the master image is missing")
-        cut = []
-        for op in to_cut:  # an output that is the master itself: its blob, no bytes read
-            record = None
-            if _is_master(master, op.target):
-                record = await asyncio.to_thread(
-                    self.cache.alias,
-                    op.cache_key,
-                    master,
-                    **_output_meta(master, op.target, master.spec),
-                )
-            if record is None:
-                cut.append(op)
-            else:
-                self.outcome.records[op.target.path] = record
-                self.outcome.derived += 1
-        if not cut:
-            return
-        async with self._cpu:
-            master_bytes = await asyncio.to_thread(self.cache.read, master)
-            for op in cut:
-                record = await asyncio.to_thread(self._cut, master, master_bytes, op)
-                self.outcome.records[op.target.path] = record
-                self.outcome.derived += 1
-
-    def _adopt(self, jp: JobPlan, op: OutputPlan) -> Record | None:
-        entry = self.plan.lock[op.target.path]  # its shape is the target's (plan.py)
-        source = self.published / op.target.path
-        meta = _output_meta(entry, op.target, jp.job.spec.canonical())
-        return self.cache.adopt(op.cache_key, source, entry.sha256, **meta)
-
-    def _cut(self, master: Record, data: bytes, op: OutputPlan) -> Record:
-        from .derive import derive
-
-        t = op.target
-        meta = _output_meta(master, t, master.spec)
-        if _is_master(master, t):  # the master itself (its blob was gone): same bytes
-            return self.cache.put(op.cache_key, data, **meta)
-        try:
-            cut = derive(data, t.width, t.height, t.format)
-        except (OSError, MemoryError):
-            raise
-        except Exception as exc:  # Pillow on bytes a provider sent: the image's fault
-            raise BrandkitError(
-                f"{t.path}: could not be cut from its master image ({describe(exc)})"
-            ) from exc
-        return self.cache.put(op.cache_key, cut, **meta)
-
-
-def _is_master(master: Record, t: OutputTarget) -> bool:
-    return (master.format, master.width, master.height) == (t.format, t.width, t.height)
-
-
-def _output_meta(
-    source: Record | LockEntry, t: OutputTarget, spec: dict[str, Any]
-) -> dict[str, Any]:
-    """A cache record's fields for output `t`, from what it was cut from (or published as)."""
-    return dict(
-        width=t.width,
-        height=t.height,
-        format=t.format,
-        provider=source.provider,
-        model=source.model,
-        seed=source.seed,
-        cost_usd=source.cost_usd,
-        credits=source.credits,
-        spec=spec,
-    )
 
 
 _ACCEPTED = frozenset({"seed", "cost_usd", "credits", "meta"})  # checked by trust.accept

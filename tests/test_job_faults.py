@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-import pipeline.execute
 import pipeline.providers.http
+import pipeline.realise
 from pipeline.cache import Cache
 from pipeline.execute import _collectable
 from pipeline.lockfile import read_lock
@@ -249,14 +249,14 @@ def test_a_full_disk_while_cutting_outputs_keeps_the_master(
 def test_a_bug_in_one_job_exits_3_after_the_others_are_cached(
     run: Run, tmp_path: Path, remote: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pipeline.execute._output_meta
+    real = pipeline.realise._output_meta
 
     def buggy(source: Any, t: Any, spec: dict) -> dict:
         if t.path.startswith("banner/"):
             raise KeyError("a bug")
         return real(source, t, spec)
 
-    monkeypatch.setattr(pipeline.execute, "_output_meta", buggy)
+    monkeypatch.setattr(pipeline.realise, "_output_meta", buggy)
     p = project(tmp_path, "runware")
     code, _, err = build(run, p)
     assert code == 3
@@ -265,7 +265,7 @@ def test_a_bug_in_one_job_exits_3_after_the_others_are_cached(
     assert cached_masters(run, p) == 3, "every paid image is cached, the buggy job's too"
     assert not (p / "dist").exists()
 
-    monkeypatch.setattr(pipeline.execute, "_output_meta", real)
+    monkeypatch.setattr(pipeline.realise, "_output_meta", real)
     code, _out, err = build(run, p)
     assert code == 0, err
     assert remote.paid_by_provider["runware"] == 3
