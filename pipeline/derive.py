@@ -2,8 +2,7 @@
 
 `derive` crops the master to the target aspect (centred, no letterboxing), resizes it
 with Lanczos to exactly the target size and encodes it with fixed settings and no
-metadata, so identical inputs always give byte-identical outputs. `image_size` and
-`sniff_format` inspect encoded images without decoding their pixels.
+metadata, so identical inputs always give byte-identical outputs.
 
 Pillow's decompression-bomb protection stays on, with its limit set by images.py from
 the largest native size: masters are expected to be at most 3072x3072 pixels.
@@ -12,11 +11,12 @@ the largest native size: masters are expected to be at most 3072x3072 pixels.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from . import images  # noqa: F401  (sets Pillow's decompression-bomb limit)
+from .images import limit_pillow
+
+limit_pillow()
 
 FORMATS = ("png", "jpg", "webp", "ico")
 ICO_MIN_SIZE = 16
@@ -26,10 +26,6 @@ WEBP_QUALITY = 90
 WEBP_METHOD = 4
 PNG_COMPRESS_LEVEL = 6
 JPEG_BACKGROUND = (255, 255, 255)
-
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_ICO_MAGIC = b"\x00\x00\x01\x00"
 
 CropBox = tuple[float, float, float, float]
 
@@ -61,26 +57,6 @@ def fill_box(source: tuple[int, int], target: tuple[int, int]) -> CropBox:
     crop_h = src_w * dst_h / dst_w  # source is taller (or equal): trim top and bottom
     top = (src_h - crop_h) / 2
     return (0.0, top, float(src_w), top + crop_h)
-
-
-def image_size(data: bytes | Path) -> tuple[int, int]:
-    """(width, height) of an encoded image (bytes or a file), read from its header."""
-    with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as image:
-        return image.size
-
-
-def sniff_format(data: bytes) -> str | None:
-    """The format named by the leading magic bytes ("png", "jpg", "webp", "ico"), else None."""
-    head = bytes(data[:12])
-    if head.startswith(_PNG_MAGIC):
-        return "png"
-    if head.startswith(_JPEG_MAGIC):
-        return "jpg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head.startswith(_ICO_MAGIC):
-        return "ico"
-    return None
 
 
 def _check_target(width: int, height: int, fmt: str) -> None:

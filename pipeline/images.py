@@ -7,6 +7,10 @@ the size that was asked for: each side within 2% (and at least 8 pixels) of the
 request, so a provider's rounding passes and another aspect ratio or scale does not.
 Anything else is the provider's error; it is never cropped or scaled into an output.
 
+`sniff_format`, `check_image` and `image_size` read a file's magic bytes, trailer or
+header, without decoding pixels: providers check downloads with them, the executor and
+derive.py the masters. Pillow is imported only when something is decoded.
+
 Decoding runs off the event loop, one image at a time, on one thread of its own: a
 decoded 2K master is 12-19 MB, and decoded on the executor's several worker threads,
 each thread's malloc arena kept its own (the bench's peak RSS for 200 masters of 6 MB
@@ -21,21 +25,65 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
-from PIL import Image
-
 from .errors import ProviderError
 from .models import SIZES_2K
 
 # Twice the largest native size (3072x1536 in the 2K table): room for a provider's
 # rounding, far below what a decompression bomb claims. Pillow warns above this and
-# refuses above twice it, wherever brandkit decodes (derive.py imports this module).
+# refuses above twice it, wherever brandkit decodes (see limit_pillow).
 MAX_PIXELS = 2 * max(w * h for w, h in SIZES_2K.values())
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 SIZE_TOLERANCE = 0.02  # of each side
 SIZE_TOLERANCE_PX = 8  # at least
 MASTER_FORMATS = ("png", "jpg", "webp")
 _PILLOW = ("PNG", "JPEG", "WEBP")  # the only decoders a provider's bytes are tried with
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_ICO_MAGIC = b"\x00\x00\x01\x00"
+
+
+def limit_pillow() -> None:
+    """Set Pillow's decompression-bomb limit; called before anything is decoded."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format named by the leading magic bytes ("png", "jpg", "webp", "ico"), else None."""
+    head = bytes(data[:12])
+    if head.startswith(_PNG_MAGIC):
+        return "png"
+    if head.startswith(_JPEG_MAGIC):
+        return "jpg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(_ICO_MAGIC):
+        return "ico"
+    return None
+
+
+def check_image(head: bytes, tail: bytes, size: int) -> str | None:
+    """The format of a whole PNG/JPEG/WEBP file, or None if it is not one (or cut short)."""
+    fmt = sniff_format(head)
+    if fmt == "png" and tail.endswith(b"IEND\xaeB`\x82"):
+        return fmt
+    if fmt == "jpg" and tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return fmt
+    if fmt == "webp" and int.from_bytes(head[4:8], "little") + 8 == size:
+        return fmt
+    return None
+
+
+def image_size(data: bytes | Path) -> tuple[int, int]:
+    """(width, height) of an encoded image (bytes or a file), read from its header."""
+    import io
+
+    from PIL import Image
+
+    limit_pillow()
+    with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as image:
+        return image.size
 
 
 def check_master(
@@ -44,8 +92,6 @@ def check_master(
     """(format, width, height) of a provider's image, decoded whole, or ProviderError.
     `expected`: the (width, height) the job asked for, when known. `decode=False`, for
     an image brandkit drew itself (the local provider): its header only."""
-    from .derive import sniff_format
-
     fmt = sniff_format(source[:16] if isinstance(source, bytes) else _head(source))
     if fmt not in MASTER_FORMATS:
         raise ProviderError(provider, "the response is not an image (bad magic bytes)")
@@ -75,6 +121,9 @@ def _decoder() -> ThreadPoolExecutor:
 def _decode(provider: str, source: bytes | Path, *, load: bool = True) -> tuple[int, int]:
     import io
 
+    from PIL import Image
+
+    limit_pillow()
     try:
         with warnings.catch_warnings():  # process-wide: only ever on the one decoder thread
             warnings.simplefilter("error", Image.DecompressionBombWarning)

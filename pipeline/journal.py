@@ -20,8 +20,9 @@ line can never swallow the line after it. Appends are not fsynced: the journal g
 against a killed process, and the page cache survives that. Only a build writes it,
 under the project's build lock.
 
-Entries left in `.brandkit/journal/*.json` by earlier versions (one file per key) are
-read and moved into the file.
+Lines are parsed at this edge: `get` and `entries` hand out JournalEntry records, each
+field of the type it should have (a damaged one reads as missing); the provider's own
+ids for its job stay as it noted them, in `ids`, for its `resume` to read.
 """
 
 from __future__ import annotations
@@ -31,13 +32,79 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .fsutil import atomic_write
 
 JOURNAL_NAME = "journal.jsonl"
-LEGACY_DIR = "journal"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journaled job, as the executor and the providers read it."""
+
+    key: str
+    provider: str = ""
+    model: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)  # the job's canonical spec (JSON)
+    url: str | None = None  # a synchronous provider's image, paid for, not yet fetched
+    file: str | None = None  # ... or the temp file its bytes were kept in
+    seed: int | None = None
+    cost_usd: float | None = None
+    credits: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    odd: int = 0  # builds in a row that could not read the provider's answer
+    since: float | None = None
+    ids: dict[str, Any] = field(default_factory=dict)  # the provider's own (ctx.note)
+
+    @classmethod
+    def parse(cls, item: dict[str, Any]) -> JournalEntry:
+        """An entry as it is on disk (a key, then any fields), typed field by field."""
+        get = item.get
+        return cls(
+            key=item["key"],
+            provider=_text(get("provider")) or "",
+            model=_text(get("model")) or "",
+            spec=_mapping(get("spec")),
+            url=_text(get("url")),
+            file=_text(get("file")),
+            seed=_int(get("seed")),
+            cost_usd=_number(get("cost_usd")),
+            credits=_number(get("credits")),
+            meta=_mapping(get("meta")),
+            odd=_int(get("odd")) or 0,
+            since=_number(get("since")),
+            ids={k: v for k, v in item.items() if k not in _FIELDS},
+        )
+
+    def collectable(self, ids: tuple[str, ...]) -> bool:
+        """Does the entry say how to find the job again (one of the provider's `ids`, the
+        image's own URL, the file it was kept in)? Only as text: an id of another type
+        (an odd answer, journaled as it came) finds nothing."""
+        return bool(self.url or self.file) or any(
+            isinstance(self.ids.get(name), str) and self.ids[name] for name in ids
+        )
+
+
+_FIELDS = frozenset(JournalEntry.__dataclass_fields__)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 class Journal:
@@ -67,48 +134,20 @@ class Journal:
                 entries.pop(item["drop"], None)
             else:
                 entries[item["key"]] = item
-        legacy = self._legacy_entries()
-        entries.update(legacy)
         self._entries = entries
-        if not clean or legacy or len(lines) != len(entries):
+        if not clean or len(lines) != len(entries):
             self._rewrite()
-            for key in legacy:  # now in the file
-                with contextlib.suppress(OSError):
-                    (self.root / LEGACY_DIR / f"{key}.json").unlink()
-            with contextlib.suppress(OSError):
-                (self.root / LEGACY_DIR).rmdir()
         return entries
 
-    def _legacy_entries(self) -> dict[str, dict[str, Any]]:
-        folder = self.root / LEGACY_DIR
-        try:
-            names = sorted(os.listdir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-        found = {}
-        for name in names:
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            try:
-                item = _parse((folder / name).read_bytes())
-            except OSError:
-                item = None
-            if item is not None and "key" in item:
-                found[item["key"]] = item
-            else:  # a damaged entry is worth less than a clear journal
-                with contextlib.suppress(OSError):
-                    (folder / name).unlink()
-        return found
-
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> JournalEntry | None:
         with self._lock:
             entry = self._load().get(key)
-            return dict(entry) if entry is not None else None
+            return JournalEntry.parse(entry) if entry is not None else None
 
-    def entries(self) -> list[dict[str, Any]]:
+    def entries(self) -> list[JournalEntry]:
         with self._lock:
             entries = self._load()
-            return [dict(entries[key]) for key in sorted(entries)]
+            return [JournalEntry.parse(entries[key]) for key in sorted(entries)]
 
     # -- writing -----------------------------------------------------------------------------
     def record(self, key: str, **fields: Any) -> None:

@@ -27,12 +27,12 @@ from . import __version__
 from .cache import Cache, Record
 from .contact_sheet import render_contact_sheet
 from .errors import BrandkitError
-from .execute import Outcome
 from .fsutil import atomic_write, fsync_dir
 from .lockfile import LockEntry, finite, lock_digest, render_lock, whole, write_lock
 from .manifest import Manifest
 from .plan import Plan
 from .project import Project
+from .results import Outcome
 
 
 @dataclass

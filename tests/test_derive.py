@@ -10,7 +10,8 @@ import zlib
 import pytest
 from PIL import Image, ImageDraw, PngImagePlugin
 
-from pipeline.derive import derive, fill_box, image_size, sniff_format
+from pipeline.derive import derive, fill_box
+from pipeline.images import image_size, sniff_format
 
 RED = (220, 20, 20)
 BLUE = (20, 40, 220)

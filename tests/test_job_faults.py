@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-import pipeline.execute
 import pipeline.providers.http
+import pipeline.realise
 from pipeline.cache import Cache
-from pipeline.execute import _collectable
+from pipeline.journal import JournalEntry
 from pipeline.lockfile import read_lock
 from pipeline.providers.runware import RunwareProvider
 from tests.conftest import Run, journal, project
@@ -145,10 +145,15 @@ def test_an_answer_that_stays_unreadable_is_given_up_after_three_builds(
 def test_only_an_id_of_text_is_collectable() -> None:
     """An id of another type (an odd answer, journaled as it came) finds nothing: the
     next build says the request may have been charged instead of polling it forever."""
-    assert not _collectable({"taskUUID": 5, "statusUrl": ["x"], "url": {"a": 1}, "file": None})
-    assert not _collectable({"taskUUID": ""})
-    assert _collectable({"taskUUID": "0b9c4e1e-4a4f-4b1e-9d35-3f1f5d0c2a77"})
-    assert _collectable({"file": f"kept-{'ab' * 32}"})
+
+    def collectable(**fields: Any) -> bool:
+        entry = JournalEntry.parse({"key": "k", "provider": "runware", **fields})
+        return entry.collectable(RunwareProvider.journal_ids)
+
+    assert not collectable(taskUUID=5, statusUrl=["x"], url={"a": 1}, file=None)
+    assert not collectable(taskUUID="")
+    assert collectable(taskUUID="0b9c4e1e-4a4f-4b1e-9d35-3f1f5d0c2a77")
+    assert collectable(file=f"kept-{'ab' * 32}")
 
 
 @pytest.mark.parametrize(
@@ -249,14 +254,14 @@ def test_a_full_disk_while_cutting_outputs_keeps_the_master(
 def test_a_bug_in_one_job_exits_3_after_the_others_are_cached(
     run: Run, tmp_path: Path, remote: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pipeline.execute._output_meta
+    real = pipeline.realise._output_meta
 
     def buggy(source: Any, t: Any, spec: dict) -> dict:
         if t.path.startswith("banner/"):
             raise KeyError("a bug")
         return real(source, t, spec)
 
-    monkeypatch.setattr(pipeline.execute, "_output_meta", buggy)
+    monkeypatch.setattr(pipeline.realise, "_output_meta", buggy)
     p = project(tmp_path, "runware")
     code, _, err = build(run, p)
     assert code == 3
@@ -265,7 +270,7 @@ def test_a_bug_in_one_job_exits_3_after_the_others_are_cached(
     assert cached_masters(run, p) == 3, "every paid image is cached, the buggy job's too"
     assert not (p / "dist").exists()
 
-    monkeypatch.setattr(pipeline.execute, "_output_meta", real)
+    monkeypatch.setattr(pipeline.realise, "_output_meta", real)
     code, _out, err = build(run, p)
     assert code == 0, err
     assert remote.paid_by_provider["runware"] == 3

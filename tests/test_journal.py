@@ -20,9 +20,9 @@ def test_entries_merge_and_survive_a_new_process(tmp_path: Path) -> None:
     j.drop("k1")
     # not closed: a process killed here leaves what it appended
     again = Journal(tmp_path).entries()
-    assert [e["key"] for e in again] == ["k2"]
-    assert again[0]["jobId"] == "job-2" and again[0]["provider"] == "pixeldojo"
-    assert "since" in again[0]
+    assert [e.key for e in again] == ["k2"]
+    assert again[0].ids["jobId"] == "job-2" and again[0].provider == "pixeldojo"
+    assert again[0].since is not None
 
 
 def test_an_emptied_journal_leaves_no_file(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_a_line_cut_short_is_skipped_and_never_swallows_the_next(tmp_path: Path)
     j = Journal(tmp_path)
     j.record("k3", taskUUID="t-3")
     j.close()
-    assert [e["key"] for e in Journal(tmp_path).entries()] == ["k1", "k3"]
+    assert [e.key for e in Journal(tmp_path).entries()] == ["k1", "k3"]
     assert all(json.loads(line) for line in lines(tmp_path))
 
 
@@ -55,20 +55,42 @@ def test_reading_compacts_dropped_entries_away(tmp_path: Path) -> None:
     for i in range(4):
         j.drop(f"k{i}")
     assert len(lines(tmp_path)) == 9
-    assert [e["key"] for e in Journal(tmp_path).entries()] == ["k4"]
+    assert [e.key for e in Journal(tmp_path).entries()] == ["k4"]
     assert len(lines(tmp_path)) == 1
 
 
-def test_an_earlier_versions_entry_files_move_into_the_journal(tmp_path: Path) -> None:
-    legacy = tmp_path / "journal"
-    legacy.mkdir()
-    (legacy / "k1.json").write_text(json.dumps({"key": "k1", "taskUUID": "t-1"}))
-    (legacy / "k2.json").write_text('{"key": "k2", "task')  # damaged: dropped
-    j = Journal(tmp_path)
-    assert j.get("k1") == {"key": "k1", "taskUUID": "t-1"}
-    assert j.get("k2") is None
-    assert not legacy.exists()
-    assert [json.loads(line)["key"] for line in lines(tmp_path)] == ["k1"]
+def test_an_entry_on_disk_reads_typed_and_a_damaged_field_as_missing(tmp_path: Path) -> None:
+    """The format on disk is the one earlier builds wrote: one JSON object a line."""
+    line = {
+        "key": "k1",
+        "since": 1700000000.5,
+        "provider": "cloudflare",
+        "model": "flux-1-schnell",
+        "spec": {"prompt": "p", "width": 64, "height": 64},
+        "url": "https://example.test/i.png",
+        "seed": 7,
+        "cost_usd": 0.01,
+        "credits": None,
+        "meta": {"id": "x"},
+        "odd": 2,
+        "jobId": "job-1",
+    }
+    damaged = {"key": "k2", "provider": 5, "seed": "7", "cost_usd": True, "odd": "2", "url": 1}
+    (tmp_path / "journal.jsonl").write_text(json.dumps(line) + "\n" + json.dumps(damaged) + "\n")
+    entry, odd = Journal(tmp_path).entries()
+    assert (entry.provider, entry.model, entry.url, entry.file) == (
+        "cloudflare",
+        "flux-1-schnell",
+        "https://example.test/i.png",
+        None,
+    )
+    assert (entry.seed, entry.cost_usd, entry.credits, entry.odd) == (7, 0.01, None, 2)
+    assert entry.spec["width"] == 64 and entry.meta == {"id": "x"}
+    assert entry.ids == {"jobId": "job-1"} and entry.since == 1700000000.5
+    assert (odd.provider, odd.seed, odd.cost_usd, odd.odd, odd.url) == ("", None, None, 0, None)
+    assert not odd.collectable(("jobId",)) and entry.collectable(())
+    Journal(tmp_path).record("k1", odd=3)  # appended as it always was: merged, whole
+    assert json.loads(lines(tmp_path)[-1]) == {**line, "odd": 3}
 
 
 def test_get_hands_out_a_copy(tmp_path: Path) -> None:
@@ -76,5 +98,5 @@ def test_get_hands_out_a_copy(tmp_path: Path) -> None:
     j.record("k1", taskUUID="t-1")
     entry = j.get("k1")
     assert entry is not None
-    entry["taskUUID"] = "changed"
-    assert j.get("k1")["taskUUID"] == "t-1"  # type: ignore[index]
+    entry.ids["taskUUID"] = "changed"
+    assert j.get("k1").ids["taskUUID"] == "t-1"  # type: ignore[union-attr]

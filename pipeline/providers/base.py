@@ -13,13 +13,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
 
 from ..errors import MissingKeyError
 from ..jobs import GenerationSpec
 from ..models import MODELS, SIZES_1K, SIZES_2K, ModelInfo, find_model
 from .http import PollPolicy, RetryPolicy
 from .trust import ALLOW_BASE_URL, BadKeyError, UnconfirmedBaseUrl, base_url_allowed
+
+if TYPE_CHECKING:
+    import httpx
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ class ResolvedModel:
 class RunContext:
     """What a provider may use while generating."""
 
-    client: Any = None  # the shared httpx.AsyncClient
+    http: httpx.AsyncClient | None = None  # the shared client; none for an offline provider
     base_url: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     tmp_dir: Path = Path(".")
@@ -62,9 +67,23 @@ class RunContext:
     # there): until the jobs a freed slot let start have said so, the executor holds
     # back downloads of finished images, so the next submission goes out first.
     submitted: Callable[[], None] = field(default=lambda: None)
-    # Per-build state a provider shares between its jobs (a poller); copies of the
-    # context made for each job share this one dict.
-    shared: dict[str, Any] = field(default_factory=dict)
+    # Per-build state a provider shares between its jobs (a poller), one object of each
+    # type (see `state`); copies of the context made for each job share this one dict.
+    shared: dict[type, object] = field(default_factory=dict)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The build's one HTTP client (the executor opens it for any provider that is
+        not `offline`)."""
+        if self.http is None:
+            raise RuntimeError("no HTTP client: the provider is marked offline")
+        return self.http
+
+    def state(self, kind: type[S], make: Callable[[], S]) -> S:
+        """The build's one `kind` for this provider, made on first use, shared by its jobs."""
+        if kind not in self.shared:
+            self.shared[kind] = make()
+        return cast(S, self.shared[kind])
 
 
 class Provider(Protocol):
@@ -74,6 +93,10 @@ class Provider(Protocol):
     supports_seed: ClassVar[bool]
     asynchronous: ClassVar[bool]
     journals_id: ClassVar[bool]
+    journal_ids: ClassVar[tuple[str, ...]]
+    offline: ClassVar[bool]
+    free: ClassVar[bool]
+    self_drawn: ClassVar[bool]
     env_keys: ClassVar[tuple[str, ...]]
     default_concurrency: ClassVar[int]
     default_base_url: ClassVar[str]
@@ -90,7 +113,7 @@ class Provider(Protocol):
 
     def keys(self, env: dict[str, str]) -> dict[str, str]: ...
 
-    async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated: ...
+    async def resume(self, ids: dict[str, Any], ctx: RunContext) -> Generated: ...
 
     def base_url(self, configured: str | None, env: dict[str, str]) -> str: ...
 
@@ -114,6 +137,16 @@ class ProviderBase:
     # Journals its own job id (ctx.note) before sending anything that may be charged, so
     # the executor need not journal the bare intent first.
     journals_id: ClassVar[bool] = False
+    # The fields of its ctx.note that find a journaled job again (as text): an entry
+    # with none of them (nor an image URL or kept file) cannot be collected.
+    journal_ids: ClassVar[tuple[str, ...]] = ()
+    offline: ClassVar[bool] = False  # sends nothing over the network: no HTTP client
+    # Charges nothing: no intent is journaled before it is asked, and the first Ctrl-C
+    # abandons its jobs (there is nothing paid to finish).
+    free: ClassVar[bool] = False
+    # Its images are drawn by brandkit's own code: their header is checked, they are
+    # not decoded whole like a provider's.
+    self_drawn: ClassVar[bool] = False
     env_keys: ClassVar[tuple[str, ...]] = ()
     default_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = ""
@@ -134,8 +167,9 @@ class ProviderBase:
         pro = "pro" in model.lower()
         return ResolvedModel(model, None, SIZES_2K if pro else SIZES_1K)
 
-    async def resume(self, entry: dict[str, Any], ctx: RunContext) -> Generated:
-        """Collect a job journaled by an interrupted build; JobGone if there is none."""
+    async def resume(self, ids: dict[str, Any], ctx: RunContext) -> Generated:
+        """Collect a job journaled by an interrupted build; JobGone if there is none.
+        `ids`: the fields it journaled through ctx.note (JournalEntry.ids), unchecked."""
         raise JobGone(f"{self.name} jobs cannot be resumed")
 
     def keys(self, env: dict[str, str] | None = None) -> dict[str, str]:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # httpx is imported only when something is sent
 
 
 from ..errors import ProviderError
+from ..images import check_image  # it lives in images.py (imported from here too)
 from .bounds import MB, Bounds, TooLarge, mb, refuse_declared, too_late
 from .keyguard import KeyGuard, secret_forms
 from .policy import RETRYABLE_STATUS, PollPolicy, RetryPolicy, retry_after
@@ -62,20 +63,6 @@ PART_PREFIX, PART_SUFFIX = "dl-", ".part"
 
 
 # --- images ---------------------------------------------------------------------------------
-
-
-def check_image(head: bytes, tail: bytes, size: int) -> str | None:
-    """The format of a whole PNG/JPEG/WEBP file, or None if it is not one (or cut short)."""
-    from ..derive import sniff_format
-
-    fmt = sniff_format(head)
-    if fmt == "png" and tail.endswith(b"IEND\xaeB`\x82"):
-        return fmt
-    if fmt == "jpg" and tail.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return fmt
-    if fmt == "webp" and int.from_bytes(head[4:8], "little") + 8 == size:
-        return fmt
-    return None
 
 
 def remove_parts(tmp_dir: Path) -> int:

@@ -19,6 +19,9 @@ class LocalProvider(ProviderBase):
     supports_style: ClassVar[bool] = True
     supports_seed: ClassVar[bool] = True
     default_concurrency: ClassVar[int] = 2
+    offline: ClassVar[bool] = True
+    free: ClassVar[bool] = True
+    self_drawn: ClassVar[bool] = True
 
     def resolve_model(self, model: str) -> ResolvedModel:
         from ..models import find_model

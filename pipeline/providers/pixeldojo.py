@@ -37,6 +37,7 @@ class PixelDojoProvider(ProviderBase):
     supports_style: ClassVar[bool] = False
     supports_seed: ClassVar[bool] = True
     asynchronous: ClassVar[bool] = True
+    journal_ids: ClassVar[tuple[str, ...]] = ("statusUrl",)  # noted with the jobId
     env_keys: ClassVar[tuple[str, ...]] = ("PIXELDOJO_API_KEY",)
     default_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = "https://pixeldojo.ai/api/v1"
@@ -101,7 +102,7 @@ class PixelDojoProvider(ProviderBase):
             raise ProviderError(self.name, f"job {job.get('jobId')}: no way to ask about it")
         loop = asyncio.get_running_loop()
         started = loop.time() if since is None else since
-        pacer = ctx.shared.setdefault("pixeldojo.pacer", Pacer(ctx.poll.pace))
+        pacer = ctx.state(Pacer, lambda: Pacer(ctx.poll.pace))
         deadline = started + ctx.poll.deadline
         while (now := loop.time()) < deadline:
             await asyncio.sleep(min(ctx.poll.delay(now - started), deadline - now))

@@ -42,6 +42,7 @@ class RunwareProvider(ProviderBase):
     supports_seed: ClassVar[bool] = False
     asynchronous: ClassVar[bool] = True
     journals_id: ClassVar[bool] = True
+    journal_ids: ClassVar[tuple[str, ...]] = ("taskUUID",)
     env_keys: ClassVar[tuple[str, ...]] = ("RUNWARE_API_KEY",)
     default_concurrency: ClassVar[int] = 4
     default_base_url: ClassVar[str] = "https://api.runware.ai/v1"
@@ -94,16 +95,13 @@ class RunwareProvider(ProviderBase):
 
         since = asyncio.get_running_loop().time()
         if submit:
-            submitter = ctx.shared.get("runware.submitter")
-            if submitter is None:
-                submitter = ctx.shared["runware.submitter"] = Submitter(
-                    partial(self._send, ctx=ctx), partial(self._submit, ctx=ctx)
-                )
+            submitter = ctx.state(
+                Submitter,
+                lambda: Submitter(partial(self._send, ctx=ctx), partial(self._submit, ctx=ctx)),
+            )
             await submitter.submit(task)
             ctx.submitted()
-        poller = ctx.shared.get("runware.poller")
-        if poller is None:
-            poller = ctx.shared["runware.poller"] = Poller(partial(self._send, ctx=ctx), ctx.poll)
+        poller = ctx.state(Poller, lambda: Poller(partial(self._send, ctx=ctx), ctx.poll))
         item = await poller.wait(task["taskUUID"], submitted=submit, since=since)
         return self._image(item, ctx)
 
