@@ -73,7 +73,7 @@ def setup(tmp_path: Path, *names: str) -> tuple[Project, Cache, Plan, workflow.L
         f"defaults: {{provider: local, model: recraft-v4, palette: [ink]}}\nassets:\n{assets}",
     )
     project = Project.at(tmp_path)
-    loaded = workflow.load(project)
+    loaded = workflow.load(project, {})
     cache = Cache(project.cache_dir)
     return project, cache, workflow.plan(loaded, cache), loaded
 
