@@ -224,3 +224,40 @@ def test_gc_frees_the_blobs_only_dropped_versions_used_and_keeps_all_latest_need
     assert code == 0 and "generated 0" in out and "no changes" in out
     edit(p, "a wider banner", "a banner")  # the dropped one is gone: it is made again
     assert planned(run, p)["banner"] == "generate"
+
+
+# --- reuse and derive: what the cache holds is never paid for again --------------------------
+
+
+def test_a_new_size_or_format_is_cut_from_the_cached_master_without_paying(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    p = local(tmp_path, MANIFEST.replace("provider: local", "provider: runware"))
+    assert run(p, "build")[0] == 0
+    assert remote.paid_by_provider["runware"] == 3
+    edit(p, "sizes: ['16:9', '1200x675']", "sizes: ['16:9', '1200x675', '640x360']")
+    edit(p, "formats: [png, ico]", "formats: [png, ico, webp]")
+    assert planned(run, p) == {"hero": "derive", "icon": "derive", "banner": "reuse"}
+    code, out, err = run(p, "build")
+    assert code == 0 and "generated 0" in out, err
+    assert remote.paid_by_provider["runware"] == 3
+    outputs = index(p)
+    assert outputs["hero/hero-640x360.png"]["key"] == outputs["hero/hero-16x9.png"]["key"]
+    assert outputs["icon/icon-1x1.webp"]["key"] == outputs["icon/icon-1x1.png"]["key"]
+
+
+def test_a_removed_asset_brought_back_is_reused_from_the_cache_without_paying(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    text = MANIFEST.replace("provider: local", "provider: runware")
+    p = local(tmp_path, text)
+    assert run(p, "build")[0] == 0
+    banner = "  banner: {prompt: 'a banner', sizes: ['4:3'], format: jpg}\n"
+    write_manifest(p, text.replace(banner, ""))
+    assert run(p, "build")[0] == 0 and "banner/banner-4x3.jpg" not in index(p)
+    write_manifest(p, text)
+    assert planned(run, p)["banner"] == "reuse"
+    code, out, err = run(p, "build")
+    assert code == 0 and "generated 0" in out, err
+    assert remote.paid_by_provider["runware"] == 3
+    assert "banner/banner-4x3.jpg" in index(p)
