@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.lockfile import read_lock
-from tests.conftest import KEY_VARS, journal, wait_until, write_manifest
+from tests.conftest import KEY_VARS, assert_published_tree, journal, wait_until, write_manifest
 from tests.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +98,7 @@ def assert_final_state(project: Path) -> None:
     for path, entry in lock.items():
         data = (project / "dist" / "latest" / path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry.sha256
+    assert_published_tree(project)
     assert not (project / ".brandkit" / "journal.jsonl").exists(), "journal emptied"
 
 
