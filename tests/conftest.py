@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from PIL import Image
 
 from pipeline.cli import main
 from tests.emulator import Emulator
@@ -14,6 +21,15 @@ from tests.emulator.fixture import emulator  # noqa: F401  (the loopback provide
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample-project"
+# Property tests are reproducible: the same examples on every run (derandomize), a failure
+# prints the blob that replays it (@reproduce_failure). HYPOTHESIS_PROFILE=explore searches
+# afresh (random examples) when hunting for new failures by hand.
+settings.register_profile(
+    "brandkit", derandomize=True, print_blob=True, database=None, deadline=None
+)
+settings.register_profile("explore", derandomize=False, print_blob=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "brandkit"))
+
 PROVIDER_ENV = (
     "RUNWARE_API_KEY",
     "CLOUDFLARE_API_TOKEN",
@@ -55,6 +71,8 @@ class Run:
         self.capsys.readouterr()
         code = main(["-C", str(project), *args])
         out, err = self.capsys.readouterr()
+        if code == 0 and "build" in args:  # every successful build leaves a whole tree
+            assert_published_tree(project)
         return code, out, err
 
     def json(self, project: Path, *args: str) -> dict:
@@ -66,6 +84,86 @@ class Run:
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Run:
     return Run(capsys)
+
+
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 60.0, message: str, interval: float = 0.02
+) -> None:
+    """Poll `predicate` until it holds; fail with `message` after `timeout` seconds (a
+    wait in a test ends: generous, for a loaded 2-core machine, but never forever)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s: {message}")
+        time.sleep(interval)
+
+
+# --- the published tree, checked whole after every successful build ----------------------
+
+MAGIC: dict[str, Callable[[bytes], bool]] = {
+    "png": lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"),
+    "jpg": lambda b: b.startswith(b"\xff\xd8\xff"),
+    "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "ico": lambda b: b.startswith(b"\x00\x00\x01\x00"),
+}
+PILLOW_FORMAT = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "ico": "ICO"}
+LOCK_FIELDS = (
+    "key", "sha256", "width", "height", "format", "provider", "model", "seed", "cost_usd",
+    "credits", "size",
+)  # fmt: skip
+_DECODED: dict[str, tuple[str, tuple[int, int]]] = {}  # sha256 -> what Pillow made of it
+
+
+def _decoded(data: bytes, sha: str) -> tuple[str, tuple[int, int]]:
+    """Pillow's format and size after a full decode (remembered by sha256: the same bytes
+    decode the same way, and the placeholder provider makes the same bytes in many tests)."""
+    if sha not in _DECODED:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # every pixel: a truncated or garbled file fails here
+            _DECODED[sha] = (image.format or "", image.size)
+    return _DECODED[sha]
+
+
+def assert_published_tree(project: Path) -> None:
+    """dist/latest, index.json and brandkit.lock agree, file by file: each output's bytes
+    are the format its extension names (magic and a full decode), the size index.json
+    states, and hash to the lock's sha256. Read here with json and hashlib, not with
+    brandkit's own readers, so a bug there cannot vouch for itself."""
+    lock_path, latest = project / "brandkit.lock", project / "dist" / "latest"
+    if not lock_path.exists() and not latest.exists():
+        return  # nothing published yet (a dry run, a build that planned nothing)
+    lines = lock_path.read_text("utf-8").splitlines()
+    assert json.loads(lines[0]).get("brandkit_lock") == 1, "the lock's header"
+    lock = {e["path"]: e for e in map(json.loads, lines[1:])}
+    index = json.loads((latest / "index.json").read_text("utf-8"))
+    outputs = {o["path"]: o for o in index["outputs"]}
+    assert sorted(lock) == sorted(outputs), "the lock and index.json name other outputs"
+    on_disk = {
+        str(f.relative_to(latest))
+        for f in latest.rglob("*")
+        if not f.is_dir() and f.name not in ("index.json", "index.html")
+    }
+    assert on_disk == set(lock), "dist/latest holds other files than the lock names"
+    for path, entry in lock.items():
+        o = outputs[path]
+        assert {f: entry.get(f) for f in LOCK_FIELDS} == {f: o.get(f) for f in LOCK_FIELDS}, (
+            f"{path}: the lock and index.json disagree"
+        )
+        file = latest / path
+        assert not file.is_symlink(), f"{path} is a symlink"
+        data = file.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        assert sha == entry["sha256"], f"{path}: bytes differ from the lock's sha256"
+        if entry.get("size") is not None:
+            assert len(data) == entry["size"], f"{path}: size differs from the lock's"
+        ext = path.rsplit(".", 1)[-1].lower()
+        assert ext == o["format"], f"{path}: extension {ext!r}, format {o['format']!r}"
+        assert MAGIC[ext](data), f"{path}: its bytes are not a {ext} file: {data[:12]!r}"
+        fmt, size = _decoded(data, sha)
+        assert fmt == PILLOW_FORMAT[ext], f"{path}: Pillow reads {fmt}, not {ext}"
+        assert size == (o["width"], o["height"]), f"{path}: {size} but index.json says " + (
+            f"{o['width']}x{o['height']}"
+        )
 
 
 def journal(project: Path) -> dict[str, dict]:

@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from pipeline.lockfile import read_lock
 from tests.conftest import Run
 
@@ -72,6 +74,7 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
         assert json.loads(line.strip().rstrip(",")) == o
 
 
+@pytest.mark.slow
 def test_formatting_comments_and_order_change_no_key(run: Run, sample: Path) -> None:
     run(sample, "build")
     manifest = sample / "brandkit.yaml"
@@ -91,6 +94,7 @@ def test_formatting_comments_and_order_change_no_key(run: Run, sample: Path) -> 
     assert run(sample, "status", "--check")[0] == 0
 
 
+@pytest.mark.slow
 def test_changing_one_colour_regenerates_exactly_the_jobs_that_use_it(
     run: Run, sample: Path
 ) -> None:
@@ -121,6 +125,7 @@ def test_changing_one_colour_regenerates_exactly_the_jobs_that_use_it(
     assert out.splitlines()[0] == "v0001 -> v0002: 0 added, 18 changed, 0 removed"
 
 
+@pytest.mark.slow
 def test_reasons_for_prompt_and_size_changes(run: Run, sample: Path) -> None:
     run(sample, "build")
     manifest = sample / "brandkit.yaml"
@@ -136,6 +141,7 @@ def test_reasons_for_prompt_and_size_changes(run: Run, sample: Path) -> None:
     assert ("hero", "model changed, size changed") in reasons
 
 
+@pytest.mark.slow
 def test_lost_cache_is_reseeded_from_dist_and_lock(run: Run, sample: Path) -> None:
     run(sample, "build")
     shutil.rmtree(sample / ".brandkit")
@@ -178,6 +184,7 @@ def test_exact_sizes_of_one_ratio_cost_one_generation(run: Run, tmp_path: Path) 
     assert (code, generated(out)) == (0, 1)
 
 
+@pytest.mark.slow
 def test_force_regenerates_everything_and_publishes_when_bytes_differ(
     run: Run, sample: Path
 ) -> None:
@@ -196,6 +203,7 @@ def test_dry_run_writes_nothing(run: Run, sample: Path) -> None:
     assert not (sample / "brandkit.lock").exists()
 
 
+@pytest.mark.slow
 def test_only_builds_a_subset_and_keeps_the_rest(run: Run, sample: Path) -> None:
     run(sample, "build")
     manifest = sample / "brandkit.yaml"

@@ -61,7 +61,9 @@ def _blue_share(image: Image.Image) -> float:
 
 def _riff_chunks(data: bytes) -> list[bytes]:
     chunks, pos = [], 12
-    while pos < len(data):
+    for _ in range(len(data) // 8):  # each chunk takes 8 bytes or more: no endless loop
+        if pos >= len(data):
+            break
         tag, length = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         chunks.append(tag)
         pos += 8 + length + (length & 1)
@@ -70,7 +72,9 @@ def _riff_chunks(data: bytes) -> list[bytes]:
 
 def _png_chunks(data: bytes) -> list[bytes]:
     chunks, pos = [], 8
-    while pos < len(data):
+    for _ in range(len(data) // 12):  # each chunk takes 12 bytes or more: no endless loop
+        if pos >= len(data):
+            break
         length = int.from_bytes(data[pos : pos + 4], "big")
         chunks.append(data[pos + 4 : pos + 8])
         pos += 12 + length

@@ -13,7 +13,7 @@ import pytest
 
 import pipeline
 from pipeline import fastpath
-from tests.conftest import Run
+from tests.conftest import Run, assert_published_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
         SAMPLE, dest, ignore=shutil.ignore_patterns(".brandkit", "dist", "brandkit.lock")
     )
     assert main(["-C", str(dest), "build"]) == 0
+    assert_published_tree(dest)
     return dest
 
 

@@ -20,6 +20,7 @@ import json
 import string
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -557,18 +558,21 @@ def test_arbitrary_text(text: str) -> None:
     check_contract(text)
 
 
+@pytest.mark.slow
 @FUZZ_CHEAP
 @given(yamlish())
 def test_yaml_like_text_from_the_manifest_grammar(text: str) -> None:
     check_contract(text)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(manifests())
 def test_structured_manifests(manifest: dict[str, Any]) -> None:
     check_contract(dump(manifest))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated())
 def test_mutated_manifests(manifest: dict[str, Any]) -> None:
@@ -581,6 +585,7 @@ def test_character_edits_of_a_valid_manifest(text: str) -> None:
     check_contract(text)
 
 
+@pytest.mark.slow
 @FUZZ_CHEAP
 @given(st.lists(st.sampled_from(JINJA), min_size=1, max_size=3).map("".join), st.booleans())
 def test_jinja_snippets_in_prompt_and_out(template: str, as_out: bool) -> None:
@@ -592,4 +597,15 @@ def test_jinja_snippets_in_prompt_and_out(template: str, as_out: bool) -> None:
         "defaults": {"palette": ["ink"]},
         "assets": {"hero": {**asset, "vars": {"subject": "latte"}}},
     }
-    check_contract(dump(manifest))
+    text = dump(manifest)
+    check_contract(text)
+    try:
+        jobs = expand(validate(load_yaml(text, FILE)))
+    except ManifestError:
+        return  # refused, with located problems (checked above)
+    # Rendered: then no escape snippet ran (each reaches for a dunder), and nothing of
+    # Python's insides (a class, a function, a module, a command's output) came out.
+    assert "__" not in template, f"{template!r} rendered: the sandbox let it through"
+    for rendered in [j.spec.prompt for j in jobs] + [o.path for j in jobs for o in j.outputs]:
+        for leak in ("<class", "<function", "<built-in", "<module", "uid="):
+            assert leak not in rendered, (template, rendered)

@@ -16,7 +16,7 @@ from pipeline import fastpath
 from pipeline.cache import Cache
 from pipeline.lockfile import LockEntry, read_lock, render_lock
 from pipeline.publish import index_json
-from tests.conftest import Run
+from tests.conftest import Run, assert_published_tree
 from tests.emulator import Emulator
 
 MANIFEST = """\
@@ -65,6 +65,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project.mkdir()
     (project / "brandkit.yaml").write_text(MANIFEST)
     assert main(["-C", str(project), "build"]) == 0
+    assert_published_tree(project)
     return project
 
 
@@ -337,6 +338,7 @@ def two_versions(built_once: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     shutil.copytree(built_once, project, symlinks=True)
     (project / "brandkit.yaml").write_text(MANIFEST.replace("a banner", "a wide banner"))
     assert main(["-C", str(project), "build"]) == 0
+    assert_published_tree(project)
     assert (project / "dist" / "v0002").is_dir()
     return project
 

@@ -21,12 +21,15 @@ from pathlib import Path
 import pytest
 
 from pipeline.lockfile import read_lock
-from tests.conftest import KEY_VARS, journal, write_manifest
+from tests.conftest import KEY_VARS, assert_published_tree, journal, wait_until, write_manifest
 from tests.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAVOURS = ["earl-grey", "sencha", "rooibos", "oolong"]
 SEASONS = ["spring", "summer", "autumn", "winter"]
+
+
+pytestmark = pytest.mark.slow  # real processes killed at random moments: minutes
 
 
 def manifest(provider: str) -> str:
@@ -95,6 +98,7 @@ def assert_final_state(project: Path) -> None:
     for path, entry in lock.items():
         data = (project / "dist" / "latest" / path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry.sha256
+    assert_published_tree(project)
     assert not (project / ".brandkit" / "journal.jsonl").exists(), "journal emptied"
 
 
@@ -151,9 +155,11 @@ def test_no_wait_fails_fast_while_another_build_runs(tmp_path: Path, emulator: E
     write_manifest(project, manifest("runware"))
     env = env_for(emulator)
     first = start(project, env)
-    deadline = time.monotonic() + 30
-    while not (project / ".brandkit" / "build.lock").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(
+        lambda: (project / ".brandkit" / "build.lock").exists(),
+        timeout=60,
+        message="the first build never took the build lock",
+    )
     time.sleep(0.3)
     second = subprocess.run(
         [sys.executable, "-m", "pipeline", "-C", str(project), "build", "--no-wait"],
@@ -185,8 +191,10 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_pays_only_for_the_rest(
     write_manifest(project, manifest("runware"))
     env = env_for(emulator)
     proc = start(project, env, "-j", "4")
-    while emulator.paid_by_provider.get("runware", 0) < 6:
-        time.sleep(0.02)
+    wait_until(
+        lambda: emulator.paid_by_provider.get("runware", 0) >= 6 or proc.poll() is not None,
+        message="the build never paid for 6 jobs",
+    )
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -216,8 +224,12 @@ def test_a_paid_job_whose_asset_changed_is_still_collected(
     write_manifest(project, text)
     env = env_for(emulator)
     proc = start(project, env, "-j", "16")
-    while emulator.paid_by_provider.get("runware", 0) < DISTINCT_JOBS:
-        time.sleep(0.02)
+    wait_until(
+        lambda: (
+            emulator.paid_by_provider.get("runware", 0) >= DISTINCT_JOBS or proc.poll() is not None
+        ),
+        message=f"the build never paid for all {DISTINCT_JOBS} jobs",
+    )
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert len(journal(project)) == DISTINCT_JOBS

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.lockfile import read_lock
-from tests.conftest import Run
+from tests.conftest import Run, assert_published_tree
 from tests.test_integrity import DERIVED, MANIFEST, assert_published_as_locked
 
 
@@ -27,6 +27,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert main(["-C", str(project), "build"]) == 0
     (project / "brandkit.yaml").write_text(MANIFEST.replace("a banner", "a wide banner"))
     assert main(["-C", str(project), "build"]) == 0  # v0001 and v0002: gc has one to drop
+    assert_published_tree(project)
     return project
 
 
