@@ -119,3 +119,22 @@ def test_a_blob_changed_since_the_plan_publishes_nothing(
     with pytest.raises(BrandkitError, match="its cache blob changed while the build ran"):
         publish(project, loaded.manifest, plan, outcome, cache)
     assert list(project.dist.iterdir()) == [] and not project.lock.exists()
+
+
+def test_a_partial_publish_carries_the_other_outputs_as_published(
+    loaded: workflow.Loaded, cache: Cache
+) -> None:
+    project = loaded.project
+    publish(project, loaded.manifest, *cached_plan(loaded, cache), cache)
+    project.manifest.write_text(MANIFEST.replace("a logo", "a new logo"))
+    changed = workflow.load(project)
+    plan, outcome = cached_plan(changed, cache)
+    plan = make_plan(project, changed.jobs, cache, project.read_lock(), only="logo")
+    assert [j.job.asset for j in plan.jobs] == ["logo"]
+    assert publish(project, changed.manifest, plan, outcome, cache).version == "v0002"
+    v1, v2 = (json.loads((project.dist / v / "index.json").read_text()) for v in ("v0001", "v0002"))
+    assert v2["outputs"][0] == v1["outputs"][0]  # the banner, line for line
+    assert [o["prompt"] for o in v2["outputs"]] == ["a banner", "a new logo", "a new logo"]
+    banner = project.dist / "v0002" / PATHS[0]
+    assert os.path.samefile(banner, project.dist / "v0001" / PATHS[0])  # linked, not copied
+    assert sorted(read_lock(project.lock)) == PATHS
