@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
+from .cache import Cache
 from .exits import exit_code, exit_now
 from .project import Project
 
@@ -125,7 +126,7 @@ def plan(
     from . import report, workflow
 
     loaded = _load(c, provider, max_jobs)
-    with workflow.open_cache(c.project) as cache:
+    with Cache(c.project.cache_dir) as cache:
         the_plan = workflow.plan(loaded, cache, force=force, only=only)
     if as_json:
         report.print_plan_json(the_plan)
@@ -190,7 +191,7 @@ def build(
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
     loaded = _load(c, provider, max_jobs)
     if dry_run:
-        with workflow.open_cache(c.project) as cache:
+        with Cache(c.project.cache_dir) as cache:
             report.print_plan(workflow.plan(loaded, cache, force=force, only=only))
         return
     result = _build(
@@ -234,11 +235,11 @@ def _build(
     say = partial(click.echo, err=True)
     with (
         build_lock(c.project.cache_dir, wait=not no_wait, notify=say),
-        workflow.open_cache(c.project) as cache,
+        Cache(c.project.cache_dir) as cache,
     ):
         fastpath.forget(c.project.root)  # before anything changes: no stale proof survives
         the_plan = workflow.plan(loaded, cache, force=force, only=only)
-        progress = report.Progress(the_plan.jobs)
+        progress = report.ProgressDisplay(the_plan.jobs)
         try:
             return workflow.build(
                 loaded,
@@ -326,7 +327,6 @@ def diff(c: Context, a: str | None, b: str | None) -> None:
 @pass_ctx
 def gc(c: Context, keep: int) -> None:
     """Prune old versions and cache blobs that nothing references."""
-    from . import workflow
     from .buildlock import build_lock
     from .history import UsageError
     from .history import gc as collect
@@ -336,7 +336,7 @@ def gc(c: Context, keep: int) -> None:
     loaded = _load(c)
     with (
         build_lock(c.project.cache_dir, notify=partial(click.echo, err=True)),
-        workflow.open_cache(c.project) as cache,
+        Cache(c.project.cache_dir) as cache,
     ):
         result = collect(c.project, cache, loaded.jobs, keep)
     click.echo(

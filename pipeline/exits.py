@@ -83,15 +83,27 @@ def exit_now(code: int) -> None:
     cache's index closed (its WAL checkpointed) and the worker threads joined. Exit
     handlers still run and output is flushed; should another thread still be alive, the
     exit is the usual one, which waits for it, and so it is under a profiler or a
-    coverage tracer (which write their results at exit)."""
+    coverage tracer (which write their results at exit).
+
+    Measured interleaved on sample-project (12 rounds, a loaded 2-core machine):
+    `validate` 891 ms against 1005 ms with sys.exit, `plan` 1108 ms against 1316 ms.
+    Running the exit handlers needs atexit's private `_run_exitfuncs`: without it (a
+    later Python) the exit is the usual one, slower, never wrong, and
+    tests/test_cli_process.py::test_exit_now_still_finds_the_exit_handlers says so."""
     import atexit
     import contextlib
     import os
     import threading
 
-    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if (
+        run_exit_handlers is None
+        or threading.active_count() > 1
+        or sys.getprofile()
+        or sys.gettrace()
+    ):
         sys.exit(code)
-    atexit._run_exitfuncs()
+    run_exit_handlers()
     for stream in (sys.stdout, sys.stderr):
         # a closed pipe (`brandkit plan | head`): said enough
         with contextlib.suppress(OSError, ValueError):

@@ -56,16 +56,9 @@ def code_fingerprint() -> str:
 
 
 def _journal_pending(root: str) -> bool:
-    """Jobs in flight: a journal file (a build removes it when it empties), or entries
-    an earlier version left one file per key."""
-    cache = os.path.join(root, ".brandkit")
+    """Jobs in flight: a journal file with entries (a build removes it when it empties)."""
     try:
-        if os.stat(os.path.join(cache, "journal.jsonl")).st_size:
-            return True
-    except FileNotFoundError:
-        pass
-    try:
-        return any(name.endswith(".json") for name in os.listdir(os.path.join(cache, "journal")))
+        return os.stat(os.path.join(root, ".brandkit", "journal.jsonl")).st_size > 0
     except FileNotFoundError:
         return False
 
@@ -116,11 +109,10 @@ def write(
 
 
 def forget(root: str | os.PathLike[str]) -> None:
-    for path in (stamp_path(root), os.path.join(root, ".brandkit", "stamp.json")):  # and v1's
-        try:  # noqa: SIM105 (contextlib would be one more import on the fast path)
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+    try:  # noqa: SIM105 (contextlib would be one more import on the fast path)
+        os.unlink(stamp_path(root))
+    except FileNotFoundError:
+        pass
 
 
 def check(

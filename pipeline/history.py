@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Any
 
 from .cache import Cache
 from .errors import BrandkitError
+from .index import entries
+from .jobs import Job
 from .plan import cache_key_for
 from .project import Project
 
@@ -80,8 +81,7 @@ def _resolve(project: Project, name: str, names: list[str]) -> str:
 
 
 def _outputs(project: Project, version: str) -> dict[str, str]:
-    index = project.read_index(version) or {}
-    return {o["path"]: o["sha256"] for o in index.get("outputs", [])}
+    return {path: e.sha256 for path, e in entries(project.read_index(version)).items()}
 
 
 @dataclass
@@ -91,7 +91,7 @@ class GcResult:
     freed_bytes: int
 
 
-def gc(project: Project, cache: Cache, live_jobs: list[Any], keep: int) -> GcResult:
+def gc(project: Project, cache: Cache, live_jobs: list[Job], keep: int) -> GcResult:
     """Keep the newest `keep` versions (and latest); drop cache entries nobody needs."""
     if keep < 1:
         raise UsageError("--keep must be at least 1 (the latest version is always kept)")

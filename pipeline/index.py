@@ -4,16 +4,90 @@ Every command that reads a version's index (status, plan, build, versions, diff,
 either a dict of the documented shape or a one-line error naming the file; a damaged or
 hand-edited index never reaches the code that trusts it (which would crash: exit 3).
 NaN and infinities (not JSON, but Python's json reads them) are read as null: unknown.
+Past this edge an output is an `IndexEntry` (`entries`), written back by `as_json` in the
+order the index has always had.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import BrandkitError
 from .fsutil import relative_path
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One published output, as its version's index.json lists it."""
+
+    path: str
+    asset: str | None
+    key: str  # the content key of the generation it was cut from
+    sha256: str
+    width: int
+    height: int
+    format: str
+    provider: str
+    model: str
+    seed: int | None
+    cost_usd: float | None
+    credits: float | None
+    prompt: str | None
+    spec: dict[str, Any] = field(default_factory=dict)  # the request, as canonical JSON
+    size: int | None = None
+
+    @classmethod
+    def from_json(cls, o: dict[str, Any]) -> IndexEntry:
+        """From an output `read_index` has checked (`_output`)."""
+        asset, prompt, spec = o.get("asset"), o.get("prompt"), o.get("spec")
+        return cls(
+            path=o["path"],
+            asset=asset if isinstance(asset, str) else None,
+            key=o["key"],
+            sha256=o["sha256"],
+            width=o["width"],
+            height=o["height"],
+            format=o["format"],
+            provider=o["provider"],
+            model=o["model"],
+            seed=o.get("seed"),
+            cost_usd=o.get("cost_usd"),
+            credits=o.get("credits"),
+            prompt=prompt if isinstance(prompt, str) else None,
+            spec=spec if isinstance(spec, dict) else {},
+            size=o.get("size"),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """Its line in index.json, keys in the published order."""
+        return {
+            "path": self.path,
+            "asset": self.asset,
+            "key": self.key,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "provider": self.provider,
+            "model": self.model,
+            "seed": self.seed,
+            "cost_usd": self.cost_usd,
+            "credits": self.credits,
+            "prompt": self.prompt,
+            "spec": self.spec,
+            "size": self.size,
+        }
+
+
+def entries(index: dict[str, Any] | None) -> dict[str, IndexEntry]:
+    """A checked index's outputs by path (none for no index)."""
+    if index is None:
+        return {}
+    return {o["path"]: IndexEntry.from_json(o) for o in index["outputs"]}
+
 
 _STRINGS = ("path", "sha256", "key", "format", "provider", "model")
 _INTS = ("width", "height")

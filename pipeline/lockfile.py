@@ -42,8 +42,8 @@ class LockEntry:
     model: str
     seed: int | None
     cost_usd: float | None  # what the provider reported charging, in USD
-    credits: float | None = None  # ... or in its own units (PixelDojo credits, Recraft units)
-    size: int | None = None  # bytes of the published file (absent in locks before 0.2)
+    credits: float | None  # ... or in its own units (PixelDojo credits, Recraft units)
+    size: int | None  # bytes of the published file
 
 
 _FIELDS = tuple(f.name for f in fields(LockEntry))

@@ -183,8 +183,6 @@ def _describe(doc: Document, error: Any) -> list[Problem]:
         or error.schema.get("x-message")
         or _plain_message(error)
     )
-    if error.validator == "required":
-        return [Problem(doc.locate(path), where, message)]
     return [Problem(doc.locate(path), where, message)]
 
 
@@ -291,7 +289,9 @@ def hex_color(rgb: RGB) -> str:
     return "#{:02X}{:02X}{:02X}".format(*rgb)
 
 
-class _Builder:
+class _ManifestBuilder:
+    """The parsed document to a Manifest: colours resolved, templates found, every problem kept."""
+
     def __init__(self, doc: Document):
         self.doc = doc
         self.data: dict[str, Any] = doc.data
@@ -384,4 +384,4 @@ class _Builder:
 
 
 def _build(doc: Document) -> Manifest:
-    return _Builder(doc).build()
+    return _ManifestBuilder(doc).build()

@@ -20,6 +20,7 @@ from typing import Any
 
 from .cache import Cache, Record
 from .errors import BrandkitError
+from .index import IndexEntry, entries
 from .jobs import Job, OutputTarget
 from .keys import content_key, derived_key
 from .lockfile import LockEntry, lock_digest
@@ -35,7 +36,7 @@ class OutputPlan:
     cache_key: str  # where its bytes live in the cache: (master key, transform)
     source: str  # published | cache | dist | derive | generate
     record: Record | None = None  # when source == cache
-    published: dict | None = None  # when source == published: its index entry, if read
+    published: IndexEntry | None = None  # when source == published: its index entry, if read
     dist_sha: str | None = None  # when source == dist: verified against the lock
 
 
@@ -156,15 +157,15 @@ class _Planner:
         self.lock = lock
         self.force = force
         self.vouched = _lock_vouched(project)
-        self._previous: dict[str, dict] | None = None
+        self._previous: dict[str, IndexEntry] | None = None
         self.latest = project.latest  # a Path built once, not once per output
         self.cached = set() if force else set(cache.all_keys())  # one scan, not a query each
 
     @property
-    def previous(self) -> dict[str, dict]:
+    def previous(self) -> dict[str, IndexEntry]:
         """dist/latest's index entries by path, read on first use."""
         if self._previous is None:
-            self._previous = _previous_specs(self.project)
+            self._previous = entries(self.project.read_index())
         return self._previous
 
     def job(self, key: str, group: list[Job]) -> JobPlan:
@@ -227,22 +228,22 @@ class _Planner:
         plan = OutputPlan(target=target, asset=asset, cache_key=ck, source="generate")
         if self.force:
             return plan
-        published = self._published(key, target)
-        if published is not None and ck in self.cached:
-            plan.source, plan.published = "published", published or None
+        published, indexed = self._published(key, target)
+        if published and ck in self.cached:
+            plan.source, plan.published = "published", indexed
             return plan
         record = self.cache.get(ck) if ck in self.cached else None
         if record is not None:
             plan.source, plan.record = "cache", record
             return plan
         entry = self.lock.get(target.path)
-        if entry is not None and published is not None:  # (its bytes already verified)
+        if entry is not None and published:  # (its bytes already verified)
             plan.source, plan.dist_sha = "dist", entry.sha256  # the cache was lost: re-seed it
         return plan
 
-    def _published(self, key: str, target: OutputTarget) -> dict | None:
-        """The index entry of this exact output in dist/latest, if the lock vouches for it
-        and the file there holds the bytes the lock names."""
+    def _published(self, key: str, target: OutputTarget) -> tuple[bool, IndexEntry | None]:
+        """Is this exact output in dist/latest, the lock vouching for it and the file there
+        holding the bytes the lock names? With its index entry, when the index was read."""
         entry = self.lock.get(target.path)
         if entry is None or (entry.key, entry.width, entry.height, entry.format) != (
             key,
@@ -250,26 +251,26 @@ class _Planner:
             target.height,
             target.format,
         ):
-            return None
-        indexed: dict | None = None
+            return False, None
+        indexed: IndexEntry | None = None
         if not (self.vouched and entry.size is not None):
             indexed = self.previous.get(target.path)
-            if indexed is None or indexed.get("sha256") != entry.sha256:
-                return None
+            if indexed is None or indexed.sha256 != entry.sha256:
+                return False, None
         # Its bytes, not only its size: a file edited by hand is not what the lock says.
         # (Remembered by stat, so an unchanged tree costs an lstat per output.)
         if self.cache.hashes.sha256(f"{self.latest}/{target.path}") != entry.sha256:
-            return None
-        return indexed if indexed is not None else {}
+            return False, None
+        return True, indexed
 
-    def old_request(self, path: str) -> dict | None:
-        """The provider, model and spec an output was last published with: from the
-        cached master of its lock entry when there is one, else from the index."""
+    def old_request(self, path: str) -> Record | IndexEntry | None:
+        """What an output was last published with (its provider, model and spec): the
+        cached master of its lock entry when there is one, else its index entry."""
         entry = self.lock.get(path)
         if entry is not None and entry.key in self.cached:
             record = self.cache.get(entry.key)
             if record is not None and record.spec:
-                return {"provider": record.provider, "model": record.model, "spec": record.spec}
+                return record
         return self.previous.get(path)
 
 
@@ -345,11 +346,6 @@ def _lock_vouched(project: Project) -> bool:
         return False
 
 
-def _previous_specs(project: Project) -> dict[str, dict]:
-    index = project.read_index() or {}
-    return {o["path"]: o for o in index.get("outputs", []) if isinstance(o, dict) and "path" in o}
-
-
 _FIELDS = (
     ("prompt", "prompt changed"),
     ("width", "size changed"),
@@ -366,7 +362,7 @@ def _why(
     key: str,
     group: list[Job],
     lock: dict[str, LockEntry],
-    old_request: Callable[[str], dict | None],
+    old_request: Callable[[str], Record | IndexEntry | None],
 ) -> str:
     """Why a paid generation is needed, in the user's terms."""
     entries = [lock[o.path] for j in group for o in j.outputs if o.path in lock]
@@ -381,12 +377,11 @@ def _why(
             old = old_request(o.path)
             if old is None:
                 continue
-            if old.get("provider") != job.provider:
+            if old.provider != job.provider:
                 reasons.append("provider changed")
-            elif old.get("model") != job.model:
+            elif old.model != job.model:
                 reasons.append("model changed")
-            spec = old.get("spec") or {}
-            new = job.spec.canonical()
+            spec, new = old.spec, job.spec.canonical()
             reasons.extend(
                 label for name, label in _FIELDS if name in spec and spec[name] != new[name]
             )

@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,20 @@ from .cache import Cache, Record
 from .contact_sheet import render_contact_sheet
 from .errors import BrandkitError
 from .fsutil import atomic_write, fsync_dir
+from .index import IndexEntry, entries
 from .lockfile import LockEntry, finite, lock_digest, render_lock, whole, write_lock
 from .manifest import Manifest
-from .plan import Plan
+from .plan import JobPlan, OutputPlan, Plan
 from .project import Project
 from .results import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """An output of the version being published, and where its bytes come from."""
+
+    entry: IndexEntry
+    carried: bool  # linked from dist/latest as published (else from the cache blob)
 
 
 @dataclass
@@ -45,11 +54,12 @@ class Published:
 def publish(
     project: Project, manifest: Manifest, plan: Plan, outcome: Outcome, cache: Cache
 ) -> Published:
-    current = project.read_index()
+    index = project.read_index()
+    current = entries(index)
     outputs = _gather(plan, outcome, current)
-    entries = {path: _lock_entry(path, o) for path, o in outputs.items()}
-    lock = render_lock(entries)
-    same = current is not None and _same(current, outputs)
+    locked = {path: _lock_entry(o.entry) for path, o in outputs.items()}
+    lock = render_lock(locked)
+    same = index is not None and _same(current, outputs)
     edited = _edited(project, outputs, cache) if same else []
     if edited:
         cache.warn(
@@ -59,22 +69,20 @@ def publish(
     elif same:
         written = write_lock(project.lock, lock)
         project.vouch(project.latest_version(), lock_digest(lock))
-        return Published(None, entries, written)
+        return Published(None, locked, written)
     version = _next_version(project)
     _write_version(project, manifest, version, outputs, cache)
     _point_latest(project, version)
     written = write_lock(project.lock, lock)
     project.vouch(version, lock_digest(lock))
-    return Published(version, entries, written)
+    return Published(version, locked, written)
 
 
-def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dict[str, dict]:
-    """The new version's outputs: path -> index entry (with the source file to link)."""
-    outputs: dict[str, dict] = {}
-    previous = {o["path"]: o for o in (current or {}).get("outputs", [])}
+def _gather(plan: Plan, outcome: Outcome, previous: dict[str, IndexEntry]) -> dict[str, _Output]:
+    """The new version's outputs by path, each with where its file comes from."""
+    outputs: dict[str, _Output] = {}
     if plan.only:  # a partial build keeps everything else as it was
-        for path, entry in previous.items():
-            outputs[path] = {**entry, "_carried": True}
+        outputs = {path: _Output(entry, carried=True) for path, entry in previous.items()}
     for jp in plan.jobs:
         for op in jp.outputs:
             record: Record | None = outcome.records.get(op.target.path)
@@ -82,61 +90,66 @@ def _gather(plan: Plan, outcome: Outcome, current: dict[str, Any] | None) -> dic
                 entry = previous.get(op.target.path) or op.published
                 if entry is None:
                     raise BrandkitError(f"{op.target.path}: dist/latest changed during the build")
-                outputs[op.target.path] = {**entry, "asset": op.asset, "_carried": True}
+                outputs[op.target.path] = _Output(replace(entry, asset=op.asset), carried=True)
                 continue
             if record is None:  # no job made it, and it is not published: never guess
                 raise BrandkitError(f"{op.target.path}: no image was made; nothing published")
-            outputs[op.target.path] = {
-                "path": op.target.path,
-                "asset": op.asset,
-                "key": jp.job.key,
-                "sha256": record.sha256,
-                "width": record.width,
-                "height": record.height,
-                "format": op.target.format,
-                "provider": record.provider or jp.job.provider,
-                "model": record.model or jp.job.model,
-                "seed": whole(record.seed),
-                "cost_usd": finite(record.cost_usd),
-                "credits": finite(record.credits),
-                "prompt": jp.job.spec.prompt,
-                "spec": jp.job.spec.canonical(),
-                "size": record.size,
-            }
+            outputs[op.target.path] = _Output(_made(jp, op, record), carried=False)
     return dict(sorted(outputs.items()))
 
 
-def _lock_entry(path: str, o: dict) -> LockEntry:
-    return LockEntry(
-        path=path,
-        key=o["key"],
-        sha256=o["sha256"],
-        width=o["width"],
-        height=o["height"],
-        format=o["format"],
-        provider=o["provider"],
-        model=o["model"],
-        seed=whole(o.get("seed")),
-        cost_usd=finite(o.get("cost_usd")),
-        credits=finite(o.get("credits")),
-        size=whole(o.get("size")),
+def _made(jp: JobPlan, op: OutputPlan, record: Record) -> IndexEntry:
+    """The index entry of an output this build took from the cache."""
+    return IndexEntry(
+        path=op.target.path,
+        asset=op.asset,
+        key=jp.job.key,
+        sha256=record.sha256,
+        width=record.width,
+        height=record.height,
+        format=op.target.format,
+        provider=record.provider or jp.job.provider,
+        model=record.model or jp.job.model,
+        seed=whole(record.seed),
+        cost_usd=finite(record.cost_usd),
+        credits=finite(record.credits),
+        prompt=jp.job.spec.prompt,
+        spec=jp.job.spec.canonical(),
+        size=record.size,
     )
 
 
-def _edited(project: Project, outputs: dict[str, dict], cache: Cache) -> list[str]:
+def _lock_entry(o: IndexEntry) -> LockEntry:
+    return LockEntry(
+        path=o.path,
+        key=o.key,
+        sha256=o.sha256,
+        width=o.width,
+        height=o.height,
+        format=o.format,
+        provider=o.provider,
+        model=o.model,
+        seed=whole(o.seed),
+        cost_usd=finite(o.cost_usd),
+        credits=finite(o.credits),
+        size=whole(o.size),
+    )
+
+
+def _edited(project: Project, outputs: dict[str, _Output], cache: Cache) -> list[str]:
     """Outputs taken from the cache (not carried as published) whose file in dist/latest
     does not hold their bytes: a version that changes nothing would leave them wrong."""
     latest, hashes = project.latest, cache.hashes
     return [
         path
         for path, o in outputs.items()
-        if not o.get("_carried") and hashes.sha256(latest / path) != o["sha256"]
+        if not o.carried and hashes.sha256(latest / path) != o.entry.sha256
     ]
 
 
-def _same(current: dict[str, Any], outputs: dict[str, dict]) -> bool:
-    before = {o["path"]: (o["sha256"], o["key"]) for o in current.get("outputs", [])}
-    return before == {p: (o["sha256"], o["key"]) for p, o in outputs.items()}
+def _same(current: dict[str, IndexEntry], outputs: dict[str, _Output]) -> bool:
+    before = {p: (e.sha256, e.key) for p, e in current.items()}
+    return before == {p: (o.entry.sha256, o.entry.key) for p, o in outputs.items()}
 
 
 def _next_version(project: Project) -> str:
@@ -145,7 +158,7 @@ def _next_version(project: Project) -> str:
 
 
 def _write_version(
-    project: Project, manifest: Manifest, version: str, outputs: dict[str, dict], cache: Cache
+    project: Project, manifest: Manifest, version: str, outputs: dict[str, _Output], cache: Cache
 ) -> None:
     project.dist.mkdir(parents=True, exist_ok=True)
     for stale in project.dist.glob(".staging-*"):  # left by a build that was killed
@@ -158,12 +171,12 @@ def _write_version(
     try:
         previous, hashes = project.latest, cache.hashes
         for path, o in outputs.items():
-            carried = bool(o.get("_carried"))
-            source = (previous / path) if carried else cache.blob_path(o["sha256"])
-            if hashes.sha256(source) != o["sha256"]:
-                raise BrandkitError(_unverified(path, carried))
+            sha = o.entry.sha256
+            source = (previous / path) if o.carried else cache.blob_path(sha)
+            if hashes.sha256(source) != sha:
+                raise BrandkitError(_unverified(path, o.carried))
             _link(source, staging / path)
-            hashes.remember(staging / path, o["sha256"])
+            hashes.remember(staging / path, sha)
         index = _index(manifest, version, outputs)
         atomic_write(staging / "index.json", index_json(index).encode())
         atomic_write(staging / "index.html", render_contact_sheet(index, manifest).encode())
@@ -203,8 +216,8 @@ def _link(source: Path, dest: Path) -> None:
         os.chmod(dest, 0o444, follow_symlinks=False)
 
 
-def _index(manifest: Manifest, version: str, outputs: dict[str, dict]) -> dict[str, Any]:
-    clean = [{k: v for k, v in o.items() if not k.startswith("_")} for o in outputs.values()]
+def _index(manifest: Manifest, version: str, outputs: dict[str, _Output]) -> dict[str, Any]:
+    """index.json's content, as JSON values (what is written, and what the sheet shows)."""
     return {
         "kit": manifest.kit.get("name"),
         "kit_version": manifest.kit.get("version"),
@@ -212,7 +225,7 @@ def _index(manifest: Manifest, version: str, outputs: dict[str, dict]) -> dict[s
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tool": f"brandkit {__version__}",
         "brand": {"name": manifest.brand.get("name"), "colors": manifest.brand.get("colors") or {}},
-        "outputs": clean,
+        "outputs": [o.entry.as_json() for o in outputs.values()],
     }
 
 

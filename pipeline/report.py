@@ -244,7 +244,7 @@ def use_terminal(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
 
 
-class Progress:
+class ProgressDisplay:
     """Progress of a build: a rich bar on a terminal, plain lines otherwise."""
 
     def __init__(self, jobs: list[JobPlan], stream: TextIO | None = None):

@@ -6,8 +6,7 @@ Each command in cli.py is one call here; each function reads top to bottom as th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,15 +117,6 @@ def _link_message(root: Path, path: Path, what: str) -> str:
         f"{rel} is a symlink (to {os.readlink(path)}); {what} must not be one, so nothing "
         "outside the project is ever written or deleted: remove the link"
     )
-
-
-@contextmanager
-def open_cache(project: Project) -> Iterator[Cache]:
-    cache = Cache(project.cache_dir)
-    try:
-        yield cache
-    finally:
-        cache.close()
 
 
 def plan(loaded: Loaded, cache: Cache, *, force: bool = False, only: str | None = None) -> Plan:

@@ -81,7 +81,7 @@ def test_httpx_comes_without_its_command_line_client(tmp_path: Path) -> None:
 
 
 def test_exit_skips_teardown_but_not_output_or_exit_code(sample: Path) -> None:
-    """The process ends with os._exit (cli.exit_now): everything it printed still
+    """The process ends with os._exit (exits.exit_now): everything it printed still
     arrives whole, through a pipe, and the exit code is the command's."""
     result = brandkit("plan", "--json", cwd=sample)
     assert result.returncode == 0, result.stderr
@@ -91,6 +91,35 @@ def test_exit_skips_teardown_but_not_output_or_exit_code(sample: Path) -> None:
     result = brandkit("plan", cwd=sample)
     assert result.returncode == 1
     assert result.stderr.rstrip().endswith("in the manifest")
+
+
+def test_exit_now_still_finds_the_exit_handlers() -> None:
+    """exit_now runs the exit handlers through atexit's private _run_exitfuncs, and ends
+    with os._exit (no teardown: 100-200 ms per command). Should a Python drop it, exit_now
+    falls back to the usual exit, slower: this test fails so that someone decides."""
+    import atexit
+
+    assert callable(getattr(atexit, "_run_exitfuncs", None)), (
+        "atexit._run_exitfuncs is gone: exits.exit_now now exits the slow way"
+    )
+    script = (
+        "import atexit, sys\n"
+        "from pipeline.cli import exit_now\n"
+        "atexit.register(lambda: print('handler ran', flush=True))\n"
+        "class Torn:\n"
+        "    def __del__(self): print('torn down', flush=True)\n"
+        "kept = Torn()\n"
+        "print('before', end='')\n"
+        "exit_now(4)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        text=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert (result.returncode, result.stdout) == (4, "beforehandler ran\n"), result.stderr
 
 
 def test_under_a_profiler_the_exit_is_the_usual_one(sample: Path, tmp_path: Path) -> None:

@@ -157,13 +157,6 @@ def test_a_pending_journal_entry_defeats_it(built: Path) -> None:
     assert fast(built, "build") is None
 
 
-def test_an_earlier_versions_journal_entry_defeats_it(built: Path) -> None:
-    journal = built / ".brandkit" / "journal"
-    journal.mkdir()
-    (journal / "abc.json").write_text(json.dumps({"key": "abc", "provider": "runware"}))
-    assert fast(built, "build") is None
-
-
 def test_a_build_removes_the_stamp_before_it_starts(
     run: Run, built: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,8 @@ def entry(path: str, sha: str = "a" * 64) -> LockEntry:
         model="recraft-v4",
         seed=1,
         cost_usd=0.0,
+        credits=None,
+        size=10,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 from pipeline.lockfile import lock_digest, read_lock
@@ -72,21 +71,6 @@ def test_an_older_lock_checked_out_is_not_trusted(run: Run, sample: Path) -> Non
     for path, entry in read_lock(lock).items():
         assert (latest / path).stat().st_size == entry.size
     assert run(sample, "status", "--check")[0] == 0
-
-
-def test_a_lock_from_before_sizes_is_still_read(run: Run, sample: Path) -> None:
-    assert run(sample, "build")[0] == 0
-    lock = sample / "brandkit.lock"
-    lines = lock.read_text().splitlines()
-    stripped = [lines[0]] + [
-        json.dumps({k: v for k, v in json.loads(line).items() if k != "size"}) for line in lines[1:]
-    ]
-    lock.write_text("\n".join(stripped) + "\n")
-    shutil.rmtree(sample / ".brandkit")  # no vouch, no cache: dist/latest is the only source
-    jobs = run.json(sample, "plan")["jobs"]
-    assert {j["status"] for j in jobs} == {"reuse"}
-    code, out, err = run(sample, "build")
-    assert code == 0 and "generated 0" in out, err
 
 
 def test_a_hand_edited_lock_is_checked_against_the_index(run: Run, sample: Path) -> None:

@@ -1,4 +1,4 @@
-"""The build's HTTP transport: httpx's, with its own check of idle pooled connections."""
+"""The build's HTTP transport: a connection the server closed is never reused."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.providers import transport as transport_module
 from pipeline.providers.http import import_httpx
 from pipeline.providers.transport import transport
 
@@ -46,14 +45,6 @@ def closing_server() -> Iterator[tuple[str, list[int]]]:
     listener.close()
 
 
-def test_the_pool_uses_the_cheaper_check() -> None:
-    """If httpx moves its pool, the transport falls back to httpx's own, silently slower:
-    this test says so."""
-    httpx = import_httpx()
-    pool = transport(httpx)._pool
-    assert type(pool._network_backend).__name__ == "Backend"
-
-
 def test_a_connection_the_server_closed_is_not_reused(
     closing_server: tuple[str, list[int]],
 ) -> None:
@@ -69,13 +60,3 @@ def test_a_connection_the_server_closed_is_not_reused(
 
     assert asyncio.run(two_requests()) == ["ok", "ok"]
     assert len(connections) == 2
-
-
-def test_a_closed_socket_counts_as_readable() -> None:
-    a, b = socket.socketpair()
-    assert not transport_module.is_socket_readable(a)
-    b.close()
-    assert transport_module.is_socket_readable(a)
-    a.close()
-    assert transport_module.is_socket_readable(a)
-    assert transport_module.is_socket_readable(None)
