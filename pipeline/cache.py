@@ -45,6 +45,41 @@ class Record:
     spec: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordMeta:
+    """What is known of an image besides its bytes, as its maker hands it to the cache;
+    the cache adds the blob's hash and size and stores the two as one flat Record."""
+
+    width: int
+    height: int
+    format: str
+    provider: str = ""
+    model: str = ""
+    seed: int | None = None
+    cost_usd: float | None = None
+    credits: float | None = None
+    # The canonical JSON of the GenerationSpec it was made from (GenerationSpec.canonical()):
+    # a serialisation edge, stored and compared as the mapping it is on disk.
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+def _record(sha256: str, size: int, meta: RecordMeta) -> Record:
+    """The Record the index stores (flat, as asdict(Record): existing caches still read)."""
+    return Record(
+        sha256=sha256,
+        size=size,
+        width=meta.width,
+        height=meta.height,
+        format=meta.format,
+        provider=meta.provider,
+        model=meta.model,
+        seed=meta.seed,
+        cost_usd=meta.cost_usd,
+        credits=meta.credits,
+        spec=meta.spec,
+    )
+
+
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -155,7 +190,7 @@ class Cache:
             if os.path.islink(path):
                 os.unlink(path)
 
-    def put(self, key: str, data: bytes, **meta: Any) -> Record:
+    def put(self, key: str, data: bytes, meta: RecordMeta) -> Record:
         """Store bytes under a key; the blob is written before the index points at it."""
         sha = hashlib.sha256(data).hexdigest()
         path = self.blob_path(sha)
@@ -163,11 +198,13 @@ class Cache:
             self._place(path)
             atomic_write(path, data, mode=0o444)
             self.hashes.remember(path, sha)
-        record = Record(sha256=sha, size=len(data), **meta)
+        record = _record(sha, len(data), meta)
         self.index.set(key, asdict(record))
         return record
 
-    def put_file(self, key: str, source: Path, *, sha256: str | None = None, **meta: Any) -> Record:
+    def put_file(
+        self, key: str, source: Path, meta: RecordMeta, *, sha256: str | None = None
+    ) -> Record:
         """Move a finished temp file (on the same file system) into the cache; `sha256`,
         when the caller hashed the bytes as it wrote them, saves reading them again."""
         sha = sha256 or file_sha256(source)
@@ -182,16 +219,16 @@ class Cache:
             os.chmod(source, 0o444)
             os.replace(source, path)
             self.hashes.remember(path, sha)
-        record = Record(sha256=sha, size=size, **meta)
+        record = _record(sha, size, meta)
         self.index.set(key, asdict(record))
         return record
 
-    def alias(self, key: str, record: Record, **meta: Any) -> Record | None:
+    def alias(self, key: str, record: Record, meta: RecordMeta) -> Record | None:
         """Index `key` to the blob of an existing record (an output that is the master
         itself) without reading or writing its bytes; None if that blob is not whole."""
         if not self.verify(record):
             return None
-        alias = Record(sha256=record.sha256, size=record.size, **meta)
+        alias = _record(record.sha256, record.size, meta)
         self.index.set(key, asdict(alias))
         return alias
 
@@ -199,7 +236,7 @@ class Cache:
     def tmp(self) -> Path:
         return self.root / "tmp"
 
-    def adopt(self, key: str, source: Path, sha256: str, **meta: Any) -> Record | None:
+    def adopt(self, key: str, source: Path, sha256: str, meta: RecordMeta) -> Record | None:
         """Re-seed the cache from a published file whose hash is already known to match."""
         path = self.blob_path(sha256)
         if not self._whole(path, sha256):
@@ -217,7 +254,7 @@ class Cache:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
-        record = Record(sha256=sha256, size=path.stat().st_size, **meta)
+        record = _record(sha256, path.stat().st_size, meta)
         self.index.set(key, asdict(record))
         return record
 

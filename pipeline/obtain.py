@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .cache import Cache, Record
+from .cache import Cache, Record, RecordMeta
 from .errors import BrandkitError, ProviderError
 from .handoff import Handoff
 from .jobs import Job
@@ -187,12 +187,21 @@ class Masters:
             if result.path is not None:
                 result.path.unlink(missing_ok=True)
             raise
-        meta = dict(width=width, height=height, format=fmt, provider=provider, model=model)
-        meta.update(seed=result.seed, cost_usd=result.cost_usd, credits=result.credits, spec=spec)
+        meta = RecordMeta(
+            width=width,
+            height=height,
+            format=fmt,
+            provider=provider,
+            model=model,
+            seed=result.seed,
+            cost_usd=result.cost_usd,
+            credits=result.credits,
+            spec=spec,
+        )
         if result.data is not None:
-            return self.cache.put(key, result.data, **meta)
+            return self.cache.put(key, result.data, meta)
         assert result.path is not None
-        return self.cache.put_file(key, result.path, sha256=result.sha256, **meta)
+        return self.cache.put_file(key, result.path, meta, sha256=result.sha256)
 
 
 async def answer(provider: str, step: Awaitable[T], *, image: bool = False) -> T:

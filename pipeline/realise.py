@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import Cache, Record
+from .cache import Cache, Record, RecordMeta
 from .errors import BrandkitError
 from .jobs import OutputTarget
 from .lockfile import LockEntry
@@ -48,7 +48,7 @@ class Realiser:
                     self.cache.alias,
                     op.cache_key,
                     master,
-                    **_output_meta(master, op.target, master.spec),
+                    _output_meta(master, op.target, master.spec),
                 )
             if record is None:
                 cut.append(op)
@@ -88,7 +88,7 @@ class Realiser:
         entry = self.lock[op.target.path]  # its shape is the target's (plan.py)
         source = self.published / op.target.path
         meta = _output_meta(entry, op.target, jp.job.spec.canonical())
-        return self.cache.adopt(op.cache_key, source, entry.sha256, **meta)
+        return self.cache.adopt(op.cache_key, source, entry.sha256, meta)
 
     def _cut(self, master: Record, data: bytes, op: OutputPlan) -> Record:
         from .derive import derive
@@ -96,7 +96,7 @@ class Realiser:
         t = op.target
         meta = _output_meta(master, t, master.spec)
         if _is_master(master, t):  # the master itself (its blob was gone): same bytes
-            return self.cache.put(op.cache_key, data, **meta)
+            return self.cache.put(op.cache_key, data, meta)
         try:
             cut = derive(data, t.width, t.height, t.format)
         except (OSError, MemoryError):
@@ -105,18 +105,17 @@ class Realiser:
             raise BrandkitError(
                 f"{t.path}: could not be cut from its master image ({describe(exc)})"
             ) from exc
-        return self.cache.put(op.cache_key, cut, **meta)
+        return self.cache.put(op.cache_key, cut, meta)
 
 
 def _is_master(master: Record, t: OutputTarget) -> bool:
     return (master.format, master.width, master.height) == (t.format, t.width, t.height)
 
 
-def _output_meta(
-    source: Record | LockEntry, t: OutputTarget, spec: dict[str, Any]
-) -> dict[str, Any]:
-    """A cache record's fields for output `t`, from what it was cut from (or published as)."""
-    return dict(
+def _output_meta(source: Record | LockEntry, t: OutputTarget, spec: dict[str, Any]) -> RecordMeta:
+    """What the cache records of output `t`, from what it was cut from (or published as);
+    `spec` is the canonical JSON of the job's GenerationSpec (a serialisation edge)."""
+    return RecordMeta(
         width=t.width,
         height=t.height,
         format=t.format,

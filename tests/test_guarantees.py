@@ -12,7 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pipeline.cache import Cache
+from pipeline.cache import Cache, RecordMeta
 from tests.conftest import Run, write_manifest
 from tests.emulator import Emulator
 
@@ -170,11 +170,11 @@ def test_a_cache_put_that_fails_midway_stores_no_blob_and_no_entry(tmp_path: Pat
     Cache(root).close()  # the index exists before the limit (it is small; blobs are not)
     data_expr = 'b"\\x89PNG" + bytes(range(256)) * 400'
     body = f"""
-    from pipeline.cache import Cache
+    from pipeline.cache import Cache, RecordMeta
     def write():
         cache = Cache(Path({str(root)!r}))
         try:
-            cache.put("k" * 64, {data_expr}, width=1, height=1, format="png")
+            cache.put("k" * 64, {data_expr}, RecordMeta(width=1, height=1, format="png"))
         finally:
             cache.close()
     """
@@ -184,7 +184,7 @@ def test_a_cache_put_that_fails_midway_stores_no_blob_and_no_entry(tmp_path: Pat
         assert cache.get("k" * 64) is None
         assert [f for f in cache.blobs.rglob("*") if f.is_file()] == [], "no half blob"
         data = eval(data_expr)  # the same bytes, stored whole once there is room
-        record = cache.put("k" * 64, data, width=1, height=1, format="png")
+        record = cache.put("k" * 64, data, RecordMeta(width=1, height=1, format="png"))
         assert cache.blob_path(record.sha256).read_bytes() == data
     finally:
         cache.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import fastpath
-from pipeline.cache import Cache
+from pipeline.cache import Cache, RecordMeta
 from pipeline.lockfile import LockEntry, read_lock, render_lock
 from pipeline.publish import index_json
 from tests.conftest import Run, assert_published_tree
@@ -126,13 +126,13 @@ def test_a_corrupt_master_blob_is_made_again_not_cut_from(run: Run, kit: Path) -
 def test_a_blob_with_the_right_size_but_wrong_bytes_is_not_reused_by_put(tmp_path: Path) -> None:
     warnings: list[str] = []
     with Cache(tmp_path / "c", warn=warnings.append) as cache:
-        meta = dict(width=1, height=1, format="png")
-        record = cache.put("k", b"the real bytes", **meta)
+        meta = RecordMeta(width=1, height=1, format="png")
+        record = cache.put("k", b"the real bytes", meta)
         blob = cache.blob_path(record.sha256)
         blob.chmod(0o644)
         blob.write_bytes(b"the fake bytes")  # same length
         assert cache.get("k") is None and warnings  # a miss, with a warning
-        again = cache.put("k", b"the real bytes", **meta)  # writes it again, not "already there"
+        again = cache.put("k", b"the real bytes", meta)  # writes it again, not "already there"
         assert cache.read(again) == b"the real bytes"
 
 

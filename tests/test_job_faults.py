@@ -15,7 +15,7 @@ import pytest
 
 import pipeline.providers.http
 import pipeline.realise
-from pipeline.cache import Cache
+from pipeline.cache import Cache, RecordMeta
 from pipeline.journal import JournalEntry
 from pipeline.lockfile import read_lock
 from pipeline.providers.runware import RunwareProvider
@@ -256,7 +256,7 @@ def test_a_bug_in_one_job_exits_3_after_the_others_are_cached(
 ) -> None:
     real = pipeline.realise._output_meta
 
-    def buggy(source: Any, t: Any, spec: dict) -> dict:
+    def buggy(source: Any, t: Any, spec: dict) -> RecordMeta:
         if t.path.startswith("banner/"):
             raise KeyError("a bug")
         return real(source, t, spec)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import workflow
-from pipeline.cache import Cache
+from pipeline.cache import Cache, RecordMeta
 from pipeline.jobs import Job
 from pipeline.lockfile import LockEntry
 from pipeline.plan import KeysUnder, Plan, cache_key_for, make_plan
@@ -46,12 +46,14 @@ def store(cache: Cache, key: str, job: Job, provider: str = "", **spec: object) 
     cache.put(
         key,
         f"image {key}".encode(),
-        width=job.spec.width,
-        height=job.spec.height,
-        format="png",
-        provider=provider or job.provider,
-        model=job.model,
-        spec={**job.spec.canonical(), **spec},
+        RecordMeta(
+            width=job.spec.width,
+            height=job.spec.height,
+            format="png",
+            provider=provider or job.provider,
+            model=job.model,
+            spec={**job.spec.canonical(), **spec},
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import workflow
-from pipeline.cache import Cache
+from pipeline.cache import Cache, RecordMeta
 from pipeline.errors import BrandkitError
 from pipeline.lockfile import read_lock
 from pipeline.plan import Plan, cache_key_for, make_plan
@@ -48,8 +48,8 @@ def cached_plan(loaded: workflow.Loaded, cache: Cache) -> tuple[Plan, Outcome]:
     for job in loaded.jobs:
         for o in job.outputs:
             cache.put(
-                cache_key_for(job.key, o), f"bytes of {o.path}".encode(), width=o.width,
-                height=o.height, format=o.format, provider="local", model=job.model, seed=7,
+                cache_key_for(job.key, o), f"bytes of {o.path}".encode(), RecordMeta(width=o.width,
+                height=o.height, format=o.format, provider="local", model=job.model, seed=7),
             )  # fmt: skip
     plan = make_plan(loaded.project, loaded.jobs, cache, loaded.project.read_lock())
     records = {o.target.path: o.record for o in plan.outputs if o.record is not None}
