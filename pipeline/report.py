@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from .execute import Failure, Outcome
     from .jobs import Job
     from .plan import JobPlan, Plan
@@ -253,7 +255,7 @@ class ProgressDisplay:
         total = self.total = len(self.watched)
         self.done = 0
         self.stream = stream
-        self._bar: Any = None
+        self._bar: Progress | None = None
         if total and use_terminal(stream):
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn

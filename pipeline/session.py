@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import BrandkitError
 from .manifest import Manifest, ProviderSettings
@@ -40,7 +40,9 @@ class Session:
                 self.contexts[name] = self._context(name, client)
             yield
 
-    def _client(self, remote: set[str]) -> Any:
+    def _client(
+        self, remote: set[str]
+    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient | None]:
         if not remote:
             return contextlib.nullcontext()
         httpx = import_httpx()
