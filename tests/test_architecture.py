@@ -172,3 +172,77 @@ def test_nothing_in_pipeline_writes_the_environment() -> None:
         if (lines := environment_writes(path.read_text("utf-8")))
     }
     assert writes == {}
+
+
+# The flow's stages in order, each with the modules that belong to it. A module may
+# import from its own stage or an earlier one, never a later one, not even for a type
+# under TYPE_CHECKING (a type from a later stage means the data flows backwards).
+STAGES = [
+    ("load", {"pipeline.load"}),
+    ("validate", {"pipeline.manifest", "pipeline.validated"}),
+    (
+        "expand",
+        {
+            "pipeline.expand",
+            "pipeline.templates",
+            "pipeline.output_paths",
+            "pipeline.sandbox",
+            "pipeline.sandbox_bounds",
+            "pipeline.sandbox_filters",
+        },
+    ),
+    ("plan", {"pipeline.plan"}),
+    (
+        "execute",
+        {
+            "pipeline.execute",
+            "pipeline.obtain",
+            "pipeline.realise",
+            "pipeline.session",
+            "pipeline.results",
+        },
+    ),
+    ("publish", {"pipeline.publish", "pipeline.history"}),
+]
+
+
+def all_imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """Every module of the package that `name` imports, TYPE_CHECKING blocks included."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            module = f"{base}.{node.module}" if node.module else base
+            targets.update(
+                f"{module}.{a.name}" if f"{module}.{a.name}" in known else module
+                for a in node.names
+            )
+        elif isinstance(node, ast.Import):
+            targets.update(a.name for a in node.names)
+    return {t for t in targets if t in known and t != name}
+
+
+def later_stage_imports() -> list[str]:
+    known = modules()
+    stage_of = {m: i for i, (_, members) in enumerate(STAGES) for m in members}
+    found = []
+    for name, path in known.items():
+        if name not in stage_of:
+            continue
+        for target in sorted(all_imports(name, path, known)):
+            if stage_of.get(target, -1) > stage_of[name]:
+                found.append(f"{name} imports {target}")
+    return found
+
+
+def test_no_stage_imports_a_later_stage() -> None:
+    assert later_stage_imports() == []
+
+
+def test_the_stage_list_names_real_modules() -> None:
+    """A module renamed away from STAGES would silently leave the check above."""
+    known = modules()
+    assert {m for _, members in STAGES for m in members} - set(known) == set()
