@@ -224,3 +224,13 @@ def test_write_lock_accepts_the_rendered_bytes(tmp_path: Path) -> None:
     assert write_lock(lock, data)
     assert lock.read_bytes() == data
     assert not write_lock(lock, data), "same bytes: no write"
+
+
+def test_a_non_ascii_path_is_written_as_utf8_not_escaped(tmp_path: Path) -> None:
+    """Module level, where mutmut does not reach: _ENTRY's ensure_ascii=False (a diff
+    reader sees the name as it is)."""
+    entry = LockEntry(**row(path="logo/café.png"))  # type: ignore[arg-type]
+    lock = tmp_path / "brandkit.lock"
+    write_lock(lock, {entry.path: entry})
+    assert '"path": "logo/café.png"' in lock.read_text(encoding="utf-8")
+    assert read_lock(lock) == {entry.path: entry}
