@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from pipeline.cache import Cache, Record, _is_sha256
+from pipeline.cache import Cache, Record, RecordMeta, _is_sha256
 from pipeline.fsutil import FileHashes
 
 
-def meta() -> dict:
-    return dict(width=3, height=4, format="png", provider="local", model="m")
+def meta() -> RecordMeta:
+    return RecordMeta(width=3, height=4, format="png", provider="local", model="m")
 
 
 def sha(data: bytes) -> str:
@@ -43,7 +43,7 @@ def test_a_blob_lives_at_blobs_slash_first_two_hex_slash_its_sha256(cache: Cache
 
 
 def test_a_put_blob_is_read_only_0444_and_its_hash_remembered(cache: Cache) -> None:
-    record = cache.put("k", b"bytes", **meta())
+    record = cache.put("k", b"bytes", meta())
     path = cache.blob_path(record.sha256)
     assert path.stat().st_mode & 0o777 == 0o444
     assert remembered(cache, path) == record.sha256
@@ -53,13 +53,13 @@ def test_a_put_blob_is_read_only_0444_and_its_hash_remembered(cache: Cache) -> N
 def test_the_hash_memo_is_kept_in_dot_brandkit_hashes(tmp_path: Path) -> None:
     root = tmp_path / ".brandkit"
     with Cache(root) as c:
-        c.put("k", b"bytes", **meta())
+        c.put("k", b"bytes", meta())
     assert (root / "hashes").is_file()
 
 
 def test_close_releases_the_index_and_a_closed_cache_opens_it_again(tmp_path: Path) -> None:
     c = Cache(tmp_path / ".brandkit")
-    record = c.put("k", b"bytes", **meta())
+    record = c.put("k", b"bytes", meta())
     c.close()
     assert c._index is None
     assert c.get("k") == record
@@ -69,9 +69,9 @@ def test_close_releases_the_index_and_a_closed_cache_opens_it_again(tmp_path: Pa
 def test_put_file_moves_a_temp_file_in_read_only(cache: Cache, tmp_path: Path) -> None:
     source = tmp_path / "download.tmp"
     source.write_bytes(b"downloaded")
-    record = cache.put_file("k", source, **meta())
+    record = cache.put_file("k", source, meta())
     path = cache.blob_path(sha(b"downloaded"))
-    assert record == Record(sha256=sha(b"downloaded"), size=10, **meta())
+    assert record == Record(sha256=sha(b"downloaded"), size=10, **asdict(meta()))
     assert not source.exists()
     assert path.read_bytes() == b"downloaded" and path.stat().st_mode & 0o777 == 0o444
     assert remembered(cache, path) == record.sha256
@@ -83,19 +83,19 @@ def test_put_file_trusts_the_callers_hash_and_drops_a_duplicate(
 ) -> None:
     first = tmp_path / "a.tmp"
     first.write_bytes(b"same")
-    cache.put_file("k1", first, sha256=sha(b"same"), **meta())
+    cache.put_file("k1", first, meta(), sha256=sha(b"same"))
     blob = cache.blob_path(sha(b"same"))
     inode = blob.stat().st_ino
     second = tmp_path / "b.tmp"
     second.write_bytes(b"same")
-    record = cache.put_file("k2", second, sha256=sha(b"same"), **meta())
+    record = cache.put_file("k2", second, meta(), sha256=sha(b"same"))
     assert not second.exists() and blob.stat().st_ino == inode, "the blob was already whole"
     assert cache.get("k2") == record and record.size == 4
 
 
 def test_alias_keeps_the_masters_size(cache: Cache) -> None:
-    master = cache.put("master", b"master-bytes", **meta())
-    alias = cache.alias("out", master, **meta())
+    master = cache.put("master", b"master-bytes", meta())
+    alias = cache.alias("out", master, meta())
     assert alias is not None and alias.size == master.size == 12
 
 
@@ -104,7 +104,7 @@ def test_adopt_indexes_the_key_with_a_read_only_remembered_blob(
 ) -> None:
     published = tmp_path / "out.png"
     published.write_bytes(b"published")
-    record = cache.adopt("k", published, sha(b"published"), **meta())
+    record = cache.adopt("k", published, sha(b"published"), meta())
     path = cache.blob_path(sha(b"published"))
     assert record is not None and record.size == 9
     assert remembered(cache, path) == record.sha256  # before get, which would hash it
@@ -117,13 +117,13 @@ def test_adopt_refuses_a_symlink_even_to_the_right_bytes(cache: Cache, tmp_path:
     real.write_bytes(b"published")
     link = tmp_path / "link.png"
     link.symlink_to(real)
-    assert cache.adopt("k", link, sha(b"published"), **meta()) is None
+    assert cache.adopt("k", link, sha(b"published"), meta()) is None
     assert not os.path.lexists(cache.blob_path(sha(b"published")))
     assert cache.get("k") is None
 
 
 def test_a_record_whose_sha256_is_not_a_hash_is_a_miss_and_forgotten(cache: Cache) -> None:
-    cache.put("k", b"bytes", **meta())
+    cache.put("k", b"bytes", meta())
     cache.index.set("bad", {**cache.index.get("k"), "sha256": "../../../etc/passwd"})
     assert cache.get("bad") is None
     assert "bad" not in cache.all_keys()
@@ -147,7 +147,7 @@ def test_only_64_lowercase_hex_digits_name_a_blob(text: object, ok: bool) -> Non
 
 
 def test_a_missing_blob_is_a_silent_miss(cache: Cache) -> None:
-    record = cache.put("k", b"bytes", **meta())
+    record = cache.put("k", b"bytes", meta())
     path = cache.blob_path(record.sha256)
     path.unlink()
     assert cache.get("k") is None
@@ -155,7 +155,7 @@ def test_a_missing_blob_is_a_silent_miss(cache: Cache) -> None:
 
 
 def test_a_swapped_blob_warns_once_with_its_short_hash_and_is_removed(cache: Cache) -> None:
-    record = cache.put("k", b"0123456789", **meta())
+    record = cache.put("k", b"0123456789", meta())
     path = cache.blob_path(record.sha256)
     path.chmod(0o644)
     path.write_bytes(b"9876543210")
@@ -173,7 +173,7 @@ def test_a_swapped_blob_warns_once_with_its_short_hash_and_is_removed(cache: Cac
 def test_a_symlink_planted_as_a_blob_is_a_miss_and_removed_not_its_target(
     cache: Cache, tmp_path: Path
 ) -> None:
-    record = cache.put("k", b"bytes", **meta())
+    record = cache.put("k", b"bytes", meta())
     path = cache.blob_path(record.sha256)
     decoy = tmp_path / "decoy"
     decoy.write_bytes(b"bytes")
@@ -185,7 +185,7 @@ def test_a_symlink_planted_as_a_blob_is_a_miss_and_removed_not_its_target(
 
 
 def test_read_never_follows_a_symlinked_blob(cache: Cache, tmp_path: Path) -> None:
-    record = cache.put("k", b"bytes", **meta())
+    record = cache.put("k", b"bytes", meta())
     path = cache.blob_path(record.sha256)
     decoy = tmp_path / "decoy"
     decoy.write_bytes(b"bytes")
@@ -197,7 +197,7 @@ def test_read_never_follows_a_symlinked_blob(cache: Cache, tmp_path: Path) -> No
 
 
 def test_a_corrupt_read_names_the_blobs_short_hash(cache: Cache) -> None:
-    record = cache.put("k", b"0123456789", **meta())
+    record = cache.put("k", b"0123456789", meta())
     path = cache.blob_path(record.sha256)
     path.chmod(0o644)
     path.write_bytes(b"9876543210")
@@ -216,7 +216,7 @@ def test_put_replaces_a_symlink_planted_at_the_blobs_name(cache: Cache, tmp_path
     decoy = tmp_path / "decoy"
     decoy.write_bytes(b"other")
     path.symlink_to(decoy)
-    cache.put("k", b"bytes", **meta())
+    cache.put("k", b"bytes", meta())
     assert not path.is_symlink() and path.read_bytes() == b"bytes"
     assert decoy.read_bytes() == b"other"
 
@@ -230,28 +230,15 @@ def test_put_refuses_a_blob_folder_that_leads_outside_the_cache(
     cache.blobs.mkdir(parents=True)
     (cache.blobs / digest[:2]).symlink_to(outside)
     with pytest.raises(OSError, match="leads outside the cache; refusing to write there"):
-        cache.put("k", b"bytes", **meta())
+        cache.put("k", b"bytes", meta())
     assert list(outside.iterdir()) == []
-
-
-def test_all_keys_falls_back_to_diskcache_when_sqlite_refuses(
-    cache: Cache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache.put("k1", b"a", **meta())
-    cache.put("k2", b"b", **meta())
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise sqlite3.OperationalError("unable to open database file")
-
-    monkeypatch.setattr(sqlite3, "connect", refuse)
-    assert sorted(cache.all_keys()) == ["k1", "k2"]
 
 
 def test_the_default_warning_goes_to_stderr_prefixed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with Cache(tmp_path / ".brandkit") as c:
-        record = c.put("k", b"0123456789", **meta())
+        record = c.put("k", b"0123456789", meta())
         path = c.blob_path(record.sha256)
         path.chmod(0o644)
         path.write_bytes(b"9876543210")

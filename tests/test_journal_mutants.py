@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.journal import JOURNAL_NAME, Journal, _parse
+from pipeline.journal import JOURNAL_NAME, Journal, JournalEntry, _parse
 
 
 def lines(root: Path) -> list[str]:
@@ -56,11 +56,13 @@ def test_a_merge_keeps_the_entrys_first_since(tmp_path: Path, monkeypatch) -> No
     j = Journal(tmp_path)
     before = time.time()
     j.record("k", provider="pixeldojo")
-    since = j.get("k")["since"]  # type: ignore[index]
+    first = j.get("k")
+    assert first is not None and first.since is not None
+    since = first.since
     assert before <= since <= time.time()
     j.record("k", jobId="job-1")
     entry = Journal(tmp_path).get("k")
-    assert entry == {"key": "k", "since": since, "provider": "pixeldojo", "jobId": "job-1"}
+    assert entry == JournalEntry(key="k", since=since, provider="pixeldojo", ids={"jobId": "job-1"})
 
 
 def test_entries_are_sorted_by_key_and_are_copies(tmp_path: Path) -> None:
@@ -68,9 +70,10 @@ def test_entries_are_sorted_by_key_and_are_copies(tmp_path: Path) -> None:
     for key in ("k3", "k1", "k2"):
         j.record(key, taskUUID=key)
     entries = j.entries()
-    assert [e["key"] for e in entries] == ["k1", "k2", "k3"]
-    entries[0]["taskUUID"] = "changed"
-    assert j.get("k1")["taskUUID"] == "k1"  # type: ignore[index]
+    assert [e.key for e in entries] == ["k1", "k2", "k3"]
+    entries[0].ids["taskUUID"] = "changed"
+    again = j.get("k1")
+    assert again is not None and again.ids["taskUUID"] == "k1"
 
 
 def test_dropping_an_unknown_key_writes_nothing(tmp_path: Path) -> None:
@@ -84,7 +87,7 @@ def test_a_drop_of_an_unknown_key_in_the_file_is_harmless(tmp_path: Path) -> Non
     (tmp_path / JOURNAL_NAME).write_text(
         json.dumps({"key": "k1"}) + "\n" + json.dumps({"drop": "other"}) + "\n"
     )
-    assert [e["key"] for e in Journal(tmp_path).entries()] == ["k1"]
+    assert [e.key for e in Journal(tmp_path).entries()] == ["k1"]
 
 
 def test_close_keeps_a_journal_with_live_entries_and_can_be_called_twice(tmp_path: Path) -> None:
@@ -114,7 +117,7 @@ def test_a_short_write_ends_the_line_and_is_an_error(
     monkeypatch.undo()
     j.close()
     assert (tmp_path / JOURNAL_NAME).read_bytes().endswith(b"\n")
-    assert [e["key"] for e in Journal(tmp_path).entries()] == ["k1"]
+    assert [e.key for e in Journal(tmp_path).entries()] == ["k1"]
 
 
 @pytest.mark.parametrize(
@@ -133,31 +136,6 @@ def test_a_short_write_ends_the_line_and_is_an_error(
 )
 def test_only_an_entry_with_a_string_key_or_a_bare_drop_is_a_line(line: bytes, kept: bool) -> None:
     assert (_parse(line) is not None) is kept
-
-
-def test_legacy_files_that_are_not_entries_are_left_or_removed_as_they_deserve(
-    tmp_path: Path,
-) -> None:
-    legacy = tmp_path / "journal"
-    legacy.mkdir()
-    (legacy / "k1.json").write_text(json.dumps({"key": "k1"}))
-    (legacy / ".k2.json").write_text(json.dumps({"key": "k2"}))  # a temp file: not ours
-    (legacy / "notes.txt").write_text("hands off")
-    (legacy / "k3.json").write_text(json.dumps({"drop": "k3"}))  # no key: removed
-    j = Journal(tmp_path)
-    assert [e["key"] for e in j.entries()] == ["k1"]
-    assert sorted(os.listdir(legacy)) == [".k2.json", "notes.txt"]
-
-
-def test_a_legacy_path_that_is_a_file_is_no_error(tmp_path: Path) -> None:
-    (tmp_path / "journal").write_text("not a folder")
-    assert Journal(tmp_path).entries() == []
-
-
-def test_a_legacy_entry_that_cannot_be_read_is_dropped(tmp_path: Path) -> None:
-    legacy = tmp_path / "journal"
-    (legacy / "k1.json").mkdir(parents=True)  # a folder where an entry should be
-    assert Journal(tmp_path).entries() == []
 
 
 def test_closing_a_journal_that_never_wrote_is_no_error(tmp_path: Path) -> None:
@@ -184,33 +162,4 @@ def test_a_compacted_journal_is_whole_sorted_lines_read_back_alike(tmp_path: Pat
     assert len(lines(tmp_path)) == 2
     assert all(list(json.loads(line)) == sorted(json.loads(line)) for line in lines(tmp_path))
     assert Journal(tmp_path).entries() == first
-    assert [e["key"] for e in first] == ["k2", "k3"]
-
-
-def test_a_legacy_entry_is_moved_in_with_its_keys_sorted(tmp_path: Path) -> None:
-    legacy = tmp_path / "journal"
-    legacy.mkdir()
-    (legacy / "k1.json").write_text('{"taskUUID": "t-1", "key": "k1"}')
-    assert Journal(tmp_path).get("k1") == {"key": "k1", "taskUUID": "t-1"}
-    assert lines(tmp_path) == ['{"key": "k1", "taskUUID": "t-1"}']
-
-
-def test_a_legacy_entry_named_other_than_its_key_is_still_read(tmp_path: Path) -> None:
-    legacy = tmp_path / "journal"
-    legacy.mkdir()
-    (legacy / "renamed.json").write_text(json.dumps({"key": "k1", "taskUUID": "t-1"}))
-    assert Journal(tmp_path).get("k1") == {"key": "k1", "taskUUID": "t-1"}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal._load unlinks legacy/<key>.json, not the file it read: a legacy entry "
-    "in a file named otherwise stays, and comes back on every load, even after a drop",
-)
-def test_a_dropped_legacy_entry_does_not_come_back(tmp_path: Path) -> None:
-    legacy = tmp_path / "journal"
-    legacy.mkdir()
-    (legacy / "renamed.json").write_text(json.dumps({"key": "k1", "taskUUID": "t-1"}))
-    with Journal(tmp_path) as j:
-        j.drop("k1")
-    assert Journal(tmp_path).get("k1") is None
+    assert [e.key for e in first] == ["k2", "k3"]
