@@ -163,3 +163,36 @@ def test_a_compacted_journal_is_whole_sorted_lines_read_back_alike(tmp_path: Pat
     assert all(list(json.loads(line)) == sorted(json.loads(line)) for line in lines(tmp_path))
     assert Journal(tmp_path).entries() == first
     assert [e.key for e in first] == ["k2", "k3"]
+
+
+def test_an_unknown_key_reads_as_no_entry(tmp_path: Path) -> None:
+    with Journal(tmp_path) as j:
+        j.record("k1", taskUUID="t-1")
+        assert j.get("other") is None
+    assert Journal(tmp_path).get("other") is None
+
+
+def test_the_kept_file_and_credits_read_back_typed_and_not_as_provider_ids(
+    tmp_path: Path,
+) -> None:
+    with Journal(tmp_path) as j:
+        j.record("k1", file="tmp/k1.part", credits=2, provider="pixeldojo")
+        j.record("k2", file=7, credits="2")  # damaged fields read as missing
+    entry = Journal(tmp_path).get("k1")
+    assert entry is not None
+    assert entry.file == "tmp/k1.part" and entry.credits == 2.0
+    assert isinstance(entry.credits, float) and entry.ids == {}
+    assert entry.collectable(()), "the kept file is enough to collect the job"
+    damaged = Journal(tmp_path).get("k2")
+    assert damaged is not None and damaged.file is None and damaged.credits is None
+    assert not damaged.collectable(())
+
+
+def test_a_compaction_writes_each_line_with_sorted_keys(tmp_path: Path) -> None:
+    """A line written in another order (by hand, or an older brandkit) comes back sorted
+    when the journal is compacted."""
+    (tmp_path / JOURNAL_NAME).write_text(
+        '{"taskUUID": "t-1", "key": "k1"}\n' + json.dumps({"drop": "k0"}) + "\n"
+    )
+    assert Journal(tmp_path).get("k1") == JournalEntry(key="k1", ids={"taskUUID": "t-1"})
+    assert lines(tmp_path) == ['{"key": "k1", "taskUUID": "t-1"}']
