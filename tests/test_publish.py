@@ -138,3 +138,18 @@ def test_a_partial_publish_carries_the_other_outputs_as_published(
     banner = project.dist / "v0002" / PATHS[0]
     assert os.path.samefile(banner, project.dist / "v0001" / PATHS[0])  # linked, not copied
     assert sorted(read_lock(project.lock)) == PATHS
+
+
+def test_versions_are_numbered_past_v9999_in_numeric_order(tmp_path: Path) -> None:
+    """The next version is one past the highest published, compared as numbers (v1000
+    after v0999, v10000 after v9999), never as text."""
+    from pipeline.publish import _next_version
+
+    project = Project.at(tmp_path)
+    for name in ("v0999", "v0002"):
+        (project.dist / name).mkdir(parents=True)
+    assert _next_version(project) == "v1000"
+    (project.dist / "v9999").mkdir()
+    assert _next_version(project) == "v10000"
+    (project.dist / "v10000").mkdir()
+    assert _next_version(project) == "v10001"
