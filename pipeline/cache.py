@@ -19,30 +19,13 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .fsutil import FileHashes, atomic_write
 
 CACHE_DIR = ".brandkit"
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What the cache knows of one image."""
-
-    sha256: str
-    size: int
-    width: int
-    height: int
-    format: str
-    provider: str = ""
-    model: str = ""
-    seed: int | None = None
-    cost_usd: float | None = None
-    credits: float | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +46,18 @@ class RecordMeta:
     spec: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record(RecordMeta):
+    """What the cache knows of one image: its metadata, and the blob's hash and size."""
+
+    sha256: str
+    size: int
+
+
 def _record(sha256: str, size: int, meta: RecordMeta) -> Record:
     """The Record the index stores (flat, as asdict(Record): existing caches still read)."""
     return Record(
-        sha256=sha256,
-        size=size,
-        width=meta.width,
-        height=meta.height,
-        format=meta.format,
-        provider=meta.provider,
-        model=meta.model,
-        seed=meta.seed,
-        cost_usd=meta.cost_usd,
-        credits=meta.credits,
-        spec=meta.spec,
+        sha256=sha256, size=size, **{f.name: getattr(meta, f.name) for f in fields(RecordMeta)}
     )
 
 
