@@ -15,6 +15,7 @@ import io
 from PIL import Image, ImageOps
 
 from .images import limit_pillow
+from .jobs import COVER, Fit
 
 limit_pillow()
 
@@ -30,13 +31,29 @@ JPEG_BACKGROUND = (255, 255, 255)
 CropBox = tuple[float, float, float, float]
 
 
-def derive(master: bytes, width: int, height: int, fmt: str) -> bytes:
+def derive(
+    master: bytes,
+    width: int,
+    height: int,
+    fmt: str,
+    *,
+    fit: Fit = COVER,
+    ico_sizes: tuple[int, ...] = (),
+    text: str | None = None,
+) -> bytes:
     """Crop `master` to fill width x height, resize it to exactly that, encode as `fmt`.
+
+    A text output (`text` set: site.webmanifest, head.html) is its text, whatever the
+    master. `fit` other than cover and multi-size icos are issue 14's, not yet built.
 
     Raises ValueError for an unsupported format, non-positive sizes, or an ico that
     is not square and between 16 and 256 pixels. Undecodable masters raise Pillow's
     `UnidentifiedImageError` (an `OSError`).
     """
+    if text is not None:
+        return text.encode()
+    if fit != COVER or len(ico_sizes) > 1:
+        raise ValueError("fit and multi-size ico are not supported yet")
     _check_target(width, height, fmt)
     image = _open_master(master)
     fitted = image.resize(

@@ -39,14 +39,50 @@ class GenerationSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Fit:
+    """How a master fills an output of another aspect (DESIGN: "Vector assets, icon sets
+    and fit"): `cover` crops to fill; `contain` fits the whole master inside, centred,
+    on `pad` (None: transparent, or the background for jpg), shrunk to `safe_zone`."""
+
+    mode: str = "cover"  # cover | contain
+    pad: RGB | None = None
+    safe_zone: float | None = None  # contain only: the drawing's fraction of the size
+
+    def canonical(self) -> dict:
+        return {
+            "mode": self.mode,
+            "pad": list(self.pad) if self.pad is not None else None,
+            "safe_zone": self.safe_zone,
+        }
+
+
+COVER = Fit()
+
+
+@dataclass(frozen=True, slots=True)
 class OutputTarget:
     """One file of the published kit, cut from a job's master image."""
 
     path: str  # relative POSIX path inside the version folder
     width: int
     height: int
-    format: str  # png | jpg | webp | ico
+    format: str  # png | jpg | webp | ico | svg | webmanifest | html
     size: str  # the size as the user wrote it: "16:9" or "1200x630"
+    fit: Fit = COVER
+    ico_sizes: tuple[int, ...] = ()  # an ico's square sizes, largest = width (one file)
+    text: str | None = None  # a text output's content (site.webmanifest, head.html)
+
+    def transform(self) -> dict:
+        """What, beyond size and format, shapes this output's bytes: only fields that
+        differ from the defaults, so keys of plain outputs never change."""
+        extra: dict = {}
+        if self.fit != COVER:
+            extra["fit"] = self.fit.canonical()
+        if self.ico_sizes:
+            extra["ico_sizes"] = list(self.ico_sizes)
+        if self.text is not None:
+            extra["text"] = self.text
+        return extra
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,22 @@ def content_key(provider: str, model: str, spec: GenerationSpec) -> str:
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
-def derived_key(master_key: str, width: int, height: int, fmt: str) -> str:
+def derived_key(
+    master_key: str, width: int, height: int, fmt: str, extra: dict | None = None
+) -> str:
     """The cache key of an output cut from a master: (master key, transform).
 
     The canonical JSON of {format, height, master, v, width}, written out directly (the
     key is hex, the format a fixed word, the rest integers): it is computed for every
-    output on every plan, and test_keys pins it to canonical_json's bytes."""
+    output on every plan, and test_keys pins it to canonical_json's bytes. `extra` (fit,
+    ico sizes, text: OutputTarget.transform) joins the JSON only when not empty, so the
+    keys of plain outputs are the same as before it existed."""
+    if extra:
+        payload_dict = {
+            "format": fmt, "height": int(height), "master": master_key,
+            "v": DERIVE_VERSION, "width": int(width), "x": extra,
+        }
+        return hashlib.sha256(canonical_json(payload_dict)).hexdigest()
     payload = (
         f'{{"format":"{fmt}","height":{int(height)},"master":"{master_key}",'
         f'"v":{DERIVE_VERSION},"width":{int(width)}}}'

@@ -91,7 +91,7 @@ class Plan:
 
 
 def cache_key_for(job_key: str, target: OutputTarget) -> str:
-    return derived_key(job_key, target.width, target.height, target.format)
+    return derived_key(job_key, target.width, target.height, target.format, target.transform())
 
 
 def merge_jobs(jobs: list[Job]) -> dict[str, list[Job]]:

@@ -98,7 +98,10 @@ class Realiser:
         if _is_master(master, t):  # the master itself (its blob was gone): same bytes
             return self.cache.put(op.cache_key, data, meta)
         try:
-            cut = derive(data, t.width, t.height, t.format)
+            cut = derive(
+                data, t.width, t.height, t.format,
+                fit=t.fit, ico_sizes=t.ico_sizes, text=t.text,
+            )
         except (OSError, MemoryError):
             raise
         except Exception as exc:  # Pillow on bytes a provider sent: the image's fault

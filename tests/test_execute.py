@@ -103,7 +103,9 @@ def test_outputs_of_one_master_read_it_once(
     reads, cuts = [], []
     real_read, real_derive = Cache.read, pipeline.derive.derive
     monkeypatch.setattr(Cache, "read", lambda self, r: reads.append(r) or real_read(self, r))
-    monkeypatch.setattr(pipeline.derive, "derive", lambda *a: cuts.append(a[3]) or real_derive(*a))
+    monkeypatch.setattr(
+        pipeline.derive, "derive", lambda *a, **k: cuts.append(a[3]) or real_derive(*a, **k)
+    )
     outcome, _ = run(tmp_path, "icon")
     assert fake.calls == ["an icon"]
     assert (outcome.generated, outcome.derived) == (1, 3)
