@@ -128,16 +128,13 @@ def check_vector_master(
     anything that is not an SVG document the sanitiser accepts, or whose viewBox has
     another aspect ratio than the size asked for. The size recorded is the one asked for
     (the model's native size: what a "W:H" raster output is rendered at)."""
-    from .svg_safe import SvgRejected, sanitise
-
     data = source if isinstance(source, bytes) else source.read_bytes()
     if not svg_head(data[:64]):
         kind = sniff_format(data[:16])
-        raise ProviderError(
-            provider,
-            f"a vector model answered {kind.upper() + ' image' if kind else 'bytes'} that "
-            "are not an SVG document",
-        )
+        what = f"a {kind.upper()} image" if kind else "something else"
+        raise ProviderError(provider, f"a vector model answered {what}, not an SVG document")
+    from .svg_safe import SvgRejected, sanitise
+
     try:
         clean = sanitise(bytes(data))
     except SvgRejected as exc:

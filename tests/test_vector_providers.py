@@ -1,0 +1,264 @@
+"""Vector models across providers: each alias's id, wire request and answer, and the SVG
+master's way from the wire into the cache (sanitised before it is stored).
+
+Where each pinned value comes from (read 2026-11-29; also in pipeline/models.py):
+- Runware: runware.ai/docs/models/recraft-v4-vector and .../recraft-v4-pro-vector
+  (`taskType: vectorize`, `outputFormat` default and only value `SVG`, 1K / 2K size tables,
+  $0.08 / $0.30) and the SDK's generated task map (Runware/runware-python
+  runware/types/task_map.py: RecraftV4VectorParams takes positivePrompt, width, height,
+  providerSettings, outputType, outputFormat, includeCost, deliveryMethod; no V4.1 vector).
+- Cloudflare: developers.cloudflare.com/ai/models/recraft/recraftv4-vector/ (and
+  recraftv4-pro-vector, recraftv4-1-vector, recraftv4-1-pro-vector): the raster input
+  schema `{prompt, size, controls}`; `result.image` a URL to image/svg+xml.
+- Recraft: recraft.ai/docs/api-reference/models/recraft-v4.md and recraft-v4-1.md
+  (`recraftv4_vector` ... `recraftv4_1_pro_vector`, same endpoint and body).
+- PixelDojo: pixeldojo.ai/api-platform/recraft-v4-pro-svg (recraft-v4's inputs, 8 credits).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.jobs import GenerationSpec
+from pipeline.models import MODELS, SIZES_1K, SIZES_2K, is_vector, serving
+from pipeline.providers import get_provider
+from tests.conftest import Run, write_manifest
+from tests.emulator import Emulator
+
+VECTOR_IDS = {
+    "recraft-v4-vector": {
+        "runware": "recraft:v4@vector",
+        "cloudflare": "recraft/recraftv4-vector",
+        "recraft": "recraftv4_vector",
+    },
+    "recraft-v4-pro-vector": {
+        "runware": "recraft:v4-pro@vector",
+        "cloudflare": "recraft/recraftv4-pro-vector",
+        "pixeldojo": "recraft-v4-pro-svg",
+        "recraft": "recraftv4_pro_vector",
+    },
+    "recraft-v4.1-vector": {
+        "cloudflare": "recraft/recraftv4-1-vector",
+        "recraft": "recraftv4_1_vector",
+    },
+    "recraft-v4.1-pro-vector": {
+        "cloudflare": "recraft/recraftv4-1-pro-vector",
+        "recraft": "recraftv4_1_pro_vector",
+    },
+}
+PALETTE = ((17, 34, 51), (240, 238, 232))
+BACKGROUND = (240, 238, 232)
+
+
+def spec(width: int, height: int) -> GenerationSpec:
+    return GenerationSpec(
+        prompt="a fox mark for Acme",
+        width=width,
+        height=height,
+        palette=PALETTE,
+        background=BACKGROUND,
+        style=None,
+        substyle=None,
+        seed=None,
+    )
+
+
+def request(provider: str, alias: str, width: int, height: int) -> dict:
+    resolved = get_provider(provider).resolve_model(alias)
+    return get_provider(provider).build_request(
+        spec(width, height), resolved.model_id, resolved.alias
+    )
+
+
+# --- the model table ---------------------------------------------------------------------
+
+
+def test_each_vector_alias_maps_to_the_ids_its_providers_document() -> None:
+    for alias, ids in VECTOR_IDS.items():
+        assert MODELS[alias].ids == ids
+        assert MODELS[alias].vector
+        assert set(serving(alias)) == set(ids)
+        for provider, model_id in ids.items():
+            assert is_vector(provider, model_id), (provider, model_id)
+    raster = [a for a, m in MODELS.items() if not m.vector]
+    assert raster and not any(is_vector("recraft", MODELS[a].ids["recraft"]) for a in raster)
+
+
+def test_vector_models_take_the_size_table_of_the_raster_model_of_their_tier() -> None:
+    assert MODELS["recraft-v4-vector"].sizes == MODELS["recraft-v4"].sizes == SIZES_1K
+    assert MODELS["recraft-v4.1-vector"].sizes == SIZES_1K
+    assert MODELS["recraft-v4-pro-vector"].sizes == MODELS["recraft-v4-pro"].sizes == SIZES_2K
+    assert MODELS["recraft-v4.1-pro-vector"].sizes == SIZES_2K
+
+
+def test_a_raw_vector_id_the_table_does_not_know_is_taken_as_vector() -> None:
+    assert is_vector("recraft", "recraftv4_1_utility_vector")
+    assert not is_vector("recraft", "recraftv4_1_utility")
+
+
+# --- the wire request of each alias, per provider ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alias", "model_id", "size"),
+    [
+        ("recraft-v4-vector", "recraft:v4@vector", (1024, 1024)),
+        ("recraft-v4-pro-vector", "recraft:v4-pro@vector", (2688, 1536)),
+    ],
+)
+def test_runware_asks_for_a_vectorize_task_with_svg_output(
+    alias: str, model_id: str, size: tuple[int, int]
+) -> None:
+    # taskType and outputFormat: the model pages; colours under providerSettings.recraft
+    # (the V4 family's place; RecraftV4VectorParams has providerSettings, no settings).
+    assert request("runware", alias, *size) == {
+        "taskType": "vectorize",
+        "model": model_id,
+        "positivePrompt": "a fox mark for Acme",
+        "width": size[0],
+        "height": size[1],
+        "providerSettings": {
+            "recraft": {
+                "colors": [{"rgb": [17, 34, 51]}, {"rgb": [240, 238, 232]}],
+                "backgroundColor": {"rgb": [240, 238, 232]},
+            }
+        },
+        "outputFormat": "SVG",
+        "includeCost": True,
+        "deliveryMethod": "async",
+    }
+
+
+@pytest.mark.parametrize("alias", list(VECTOR_IDS))
+def test_cloudflare_sends_a_vector_model_the_raster_input_schema(alias: str) -> None:
+    width, height = MODELS[alias].sizes["1:1"]
+    assert request("cloudflare", alias, width, height) == {
+        "model": VECTOR_IDS[alias]["cloudflare"],
+        "input": {
+            "prompt": "a fox mark for Acme",
+            "size": f"{width}x{height}",
+            "controls": {
+                "colors": [{"rgb": [17, 34, 51]}, {"rgb": [240, 238, 232]}],
+                "background_color": {"rgb": [240, 238, 232]},
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("alias", list(VECTOR_IDS))
+def test_recraft_sends_a_vector_model_no_raster_image_format(alias: str) -> None:
+    width, height = MODELS[alias].sizes["1:1"]
+    assert request("recraft", alias, width, height) == {
+        "prompt": "a fox mark for Acme",
+        "model": VECTOR_IDS[alias]["recraft"],
+        "size": f"{width}x{height}",
+        "n": 1,
+        "response_format": "b64_json",
+        "controls": {
+            "colors": [{"rgb": [17, 34, 51]}, {"rgb": [240, 238, 232]}],
+            "background_color": {"rgb": [240, 238, 232]},
+        },
+    }
+    raster = request("recraft", alias.removesuffix("-vector"), width, height)
+    assert raster["image_format"] == "png"  # the raster sibling still asks for a PNG
+
+
+def test_pixeldojo_names_a_2k_vector_size_by_its_ratio() -> None:
+    # 2688x1536 is the 2K table's 16:9, one of PixelDojo's eight aspect ratios.
+    assert request("pixeldojo", "recraft-v4-pro-vector", 2688, 1536) == {
+        "prompt": "a fox mark for Acme",
+        "aspect_ratio": "16:9",
+    }
+
+
+# --- validation: an unserved model costs nothing --------------------------------------------
+
+
+def vector_kit(provider: str, model: str, *, formats: str = "[png]", extra: str = "") -> str:
+    palette = "" if provider == "pixeldojo" else "  palette: [ink, paper]\n  background: paper\n"
+    return (
+        "kit: {name: vec}\n"
+        "brand: {name: Acme, colors: {ink: '#112233', paper: '#F0EEE8'}}\n"
+        f"defaults:\n  provider: {provider}\n  model: {model}\n{palette}{extra}"
+        "assets:\n"
+        f"  logo: {{prompt: 'a fox mark for {{{{ brand.name }}}}', sizes: ['1:1'], "
+        f"formats: {formats}}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "served"),
+    [
+        ("runware", "recraft-v4.1-vector", "cloudflare, recraft, local"),
+        ("runware", "recraft-v4.1-pro-vector", "cloudflare, recraft, local"),
+        ("pixeldojo", "recraft-v4-vector", "runware, cloudflare, recraft, local"),
+    ],
+)
+def test_an_unserved_vector_model_fails_validation_naming_who_serves_it(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, model: str, served: str
+) -> None:
+    write_manifest(tmp_path, vector_kit(provider, model))
+    for command in ("validate", "plan", "build"):
+        code, out, err = run(tmp_path, command)
+        assert code == 1, (command, out, err)
+        assert re.search(
+            rf"brandkit.yaml:\d+:\d+: defaults.model: {provider} does not serve '{model}'; "
+            rf"it offers .*; '{re.escape(model)}' is served by {served}$",
+            err,
+            re.MULTILINE,
+        ), err
+        assert "Traceback" not in err
+    assert remote.requests == [] and remote.paid_generations == 0
+
+
+@pytest.mark.parametrize(
+    ("provider", "alias"),
+    [(p, a) for a, ids in VECTOR_IDS.items() for p in ids],
+)
+def test_plan_shows_the_vector_request_each_provider_would_receive(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, alias: str
+) -> None:
+    write_manifest(tmp_path, vector_kit(provider, alias))
+    (job,) = run.json(tmp_path, "plan")["jobs"]
+    width, height = MODELS[alias].sizes["1:1"]
+    expected = request(provider, alias, width, height)
+    if provider == "pixeldojo":  # no colour controls: the plan's spec carries none
+        expected = {"prompt": "a fox mark for Acme", "aspect_ratio": "1:1"}
+    assert job["model"] == VECTOR_IDS[alias][provider]
+    assert job["request"] == expected
+    assert remote.requests == []
+
+
+# --- what comes back: anything but an SVG is the provider's error ----------------------------
+
+REMOTE_VECTOR = [
+    ("runware", "recraft-v4-vector"),
+    ("cloudflare", "recraft-v4.1-vector"),
+    ("pixeldojo", "recraft-v4-pro-vector"),
+    ("recraft", "recraft-v4.1-pro-vector"),
+]
+
+
+@pytest.mark.parametrize(("provider", "alias"), REMOTE_VECTOR)
+@pytest.mark.parametrize("body", ["png", "garbage"])
+def test_a_vector_model_answering_anything_but_an_svg_fails_its_job_once_paid(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, alias: str, body: str
+) -> None:
+    write_manifest(tmp_path, vector_kit(provider, alias))
+    remote.inject(provider, "not_svg", body=body)
+    code, out, err = run(tmp_path, "build")
+    assert code == 1, out + err
+    assert remote.paid_generations == 1  # paid, as the provider charged: not asked again
+    expected = (
+        "a vector model answered a PNG image, not an SVG document"
+        if body == "png"
+        else "not a whole PNG, JPEG, WEBP or SVG"
+    )
+    assert re.search(rf"logo.*{provider}: .*{re.escape(expected)}", err), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "dist").exists()
+    blobs = [p for p in (tmp_path / ".brandkit").rglob("*") if p.is_file()]
+    assert not any(p.read_bytes().startswith(b"\x89PNG") for p in blobs)
