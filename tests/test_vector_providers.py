@@ -262,3 +262,72 @@ def test_a_vector_model_answering_anything_but_an_svg_fails_its_job_once_paid(
     assert not (tmp_path / "dist").exists()
     blobs = [p for p in (tmp_path / ".brandkit").rglob("*") if p.is_file()]
     assert not any(p.read_bytes().startswith(b"\x89PNG") for p in blobs)
+
+
+@pytest.mark.parametrize(("provider", "alias"), REMOTE_VECTOR[:3])
+def test_an_svg_download_is_read_only_up_to_the_providers_size_cap(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, alias: str
+) -> None:
+    # The emulator's SVG is ~300 bytes; a cap of 100 bytes refuses it, unread past the cap.
+    cap = f"providers:\n  {provider}: {{max_download_mb: 0.0001}}\n"
+    write_manifest(tmp_path, vector_kit(provider, alias).replace("assets:\n", cap + "assets:\n"))
+    code, _, err = run(tmp_path, "build")
+    assert code == 1
+    assert f"providers.{provider}.max_download_mb sets the limit" in err, err
+    assert remote.paid_generations == 1
+
+
+def test_recraft_inline_svg_is_read_only_up_to_the_json_cap(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    cap = "providers:\n  recraft: {max_json_mb: 0.0001}\n"
+    text = vector_kit("recraft", "recraft-v4-vector").replace("assets:\n", cap + "assets:\n")
+    write_manifest(tmp_path, text)
+    code, _, err = run(tmp_path, "build")
+    assert code == 1 and "max_json_mb" in err, err
+
+
+@pytest.mark.parametrize(
+    ("provider", "alias", "cost"),
+    [
+        (p, a, {"pixeldojo": None}.get(p, price))
+        for a, price in [
+            ("recraft-v4-vector", 0.08),
+            ("recraft-v4-pro-vector", 0.30),
+            ("recraft-v4.1-vector", 0.08),
+            ("recraft-v4.1-pro-vector", 0.30),
+        ]
+        for p in VECTOR_IDS[a]
+    ]
+    + [("local", "recraft-v4-vector", 0.0)],
+)
+def test_plan_prices_a_vector_job_at_its_list_price(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str, alias: str, cost: float | None
+) -> None:
+    # Recraft's model pages (Runware's the same for its two); PixelDojo charges credits at
+    # an unpublished rate: no USD estimate.
+    write_manifest(tmp_path, vector_kit(provider, alias))
+    plan = run.json(tmp_path, "plan")
+    (job,) = plan["jobs"]
+    assert job["estimated_cost_usd"] == (cost or 0.0)
+    assert bool(plan["summary"]["unknown_prices"]) == (cost is None)
+
+
+def test_the_runware_emulator_refuses_a_vector_model_as_an_image_inference_task(
+    remote: Emulator,
+) -> None:
+    import uuid
+
+    import httpx
+
+    task = {
+        **request("runware", "recraft-v4-vector", 1024, 1024),
+        "taskType": "imageInference",
+        "taskUUID": str(uuid.uuid4()),
+    }
+    answer = httpx.post(
+        remote.base_url("runware"), json=[task], headers={"Authorization": "Bearer rw-test-key"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["code"] == "invalidTaskType"
+    assert remote.paid_generations == 0
