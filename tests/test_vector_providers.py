@@ -331,3 +331,42 @@ def test_the_runware_emulator_refuses_a_vector_model_as_an_image_inference_task(
     assert answer.status_code == 400
     assert answer.json()["errors"][0]["code"] == "invalidTaskType"
     assert remote.paid_generations == 0
+
+
+# --- local: a placeholder SVG, offline ------------------------------------------------------
+
+
+def test_local_draws_a_deterministic_svg_in_the_brand_palette_at_the_native_size() -> None:
+    import xml.etree.ElementTree as ET
+
+    from pipeline.providers.placeholder_svg import render_placeholder_svg
+
+    drawn = render_placeholder_svg(spec(2688, 1536))
+    assert drawn == render_placeholder_svg(spec(2688, 1536))  # the same spec, the same bytes
+    assert drawn != render_placeholder_svg(spec(1536, 2688))
+    root = ET.fromstring(drawn)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("viewBox") == "0 0 2688 1536"
+    fills = {e.get("fill") for e in root.iter() if e.get("fill")}
+    assert {"#112233", "#F0EEE8"} <= fills  # the palette and the background
+    text = drawn.decode()
+    assert not re.search(r"script|href|on\w+=|foreignObject|url\(", text)
+
+
+def test_local_serves_every_vector_alias_and_generates_an_svg_for_it() -> None:
+    import asyncio
+
+    from pipeline.providers.base import RunContext
+
+    local = get_provider("local")
+    for alias in VECTOR_IDS:
+        resolved = local.resolve_model(alias)
+        assert resolved.sizes == MODELS[alias].sizes
+        width, height = resolved.sizes["1:1"]
+        body = local.build_request(spec(width, height), resolved.model_id, resolved.alias)
+        result = asyncio.run(local.generate(body, resolved.model_id, RunContext()))
+        assert result.data is not None and result.data.startswith(b"<svg ")
+        assert result.cost_usd == 0.0
+    raster = local.build_request(spec(1024, 1024), "recraft-v4", "recraft-v4")
+    drawn = asyncio.run(local.generate(raster, "recraft-v4", RunContext())).data
+    assert drawn is not None and drawn.startswith(b"\x89PNG")  # raster models: still a PNG
