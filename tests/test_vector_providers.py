@@ -372,6 +372,30 @@ def test_local_serves_every_vector_alias_and_generates_an_svg_for_it() -> None:
     assert drawn is not None and drawn.startswith(b"\x89PNG")  # raster models: still a PNG
 
 
+def test_an_unserved_vector_model_named_by_provider_override_sends_nothing(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    write_manifest(tmp_path, vector_kit("cloudflare", "recraft-v4.1-pro-vector"))
+    code, _, err = run(tmp_path, "build", "--provider", "runware")
+    assert code == 1
+    assert "runware does not serve 'recraft-v4.1-pro-vector'" in err
+    assert remote.requests == []
+
+
+@pytest.mark.parametrize("provider", ["runware", "cloudflare", "recraft"])
+def test_a_raster_model_answering_an_svg_fails_its_job(
+    run: Run, tmp_path: Path, remote: Emulator, provider: str
+) -> None:
+    # The hostile SVG, served for a raster model: an image is not what came back.
+    write_manifest(tmp_path, vector_kit(provider, "recraft-v4"))
+    remote.inject(provider, "hostile_svg")
+    code, out, err = run(tmp_path, "build")
+    assert code == 1, out + err
+    assert f"{provider}: the response is not an image" in err, err
+    assert remote.paid_generations == 1
+    assert remote.foreign.received == []
+
+
 # --- the SVG master on its way into the cache ------------------------------------------------
 
 
