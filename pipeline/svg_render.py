@@ -134,14 +134,22 @@ def drawing_box(root) -> ViewBox:
     """The drawing's extent in user units: its viewBox, else 0 0 width height (px)."""
     if root.get("viewBox") is not None:
         return parse_viewbox(root.get("viewBox"))
+    size = _pixel_size(root)
+    return DEFAULT_VIEWBOX if size is None else (0.0, 0.0, *size)
+
+
+def _pixel_size(root) -> tuple[float, float] | None:
+    """The root's width and height, when both are given in px (or unitless)."""
     sides = []
     for name in ("width", "height"):
         value = root.get(name)
-        number, unit = parse_length(value, name) if value is not None else (0.0, "%")
-        sides.append(number if unit in ("", "px") else None)
-    if sides[0] is None or sides[1] is None:
-        return DEFAULT_VIEWBOX
-    return (0.0, 0.0, sides[0], sides[1])
+        if value is None:
+            return None
+        number, unit = parse_length(value, name)
+        if unit not in ("", "px"):
+            return None
+        sides.append(number)
+    return sides[0], sides[1]
 
 
 def frame(box: ViewBox, width: int, height: int, fit: Fit = COVER) -> ViewBox:
@@ -167,3 +175,10 @@ def _number(value: float) -> str:
     """A viewBox number: up to 10 decimals, no trailing zeros."""
     text = f"{value:.10f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-", "-0") else text
+
+
+def intrinsic_size(svg: bytes) -> tuple[float, float] | None:
+    """The sanitised `svg` root's width and height in px, when both are given in px."""
+    from lxml import etree
+
+    return _pixel_size(etree.fromstring(sanitise(svg)))
