@@ -99,13 +99,12 @@ def _check_target(
 
 def _svg_output(master: bytes, width: int, height: int, fit: Fit, vector: bool) -> bytes:
     """The sanitised master at its own size, else its drawing framed for width x height."""
-    from .svg_render import crop_viewbox, intrinsic_size
-    from .svg_safe import sanitise
+    from .svg_render import crop_viewbox, intrinsic_size, sanitised
 
     if not vector:
         raise ValueError("an svg output needs a vector master (an SVG), not a raster image")
     if fit == COVER and intrinsic_size(master) == (width, height):
-        return sanitise(master)
+        return sanitised(master)
     return crop_viewbox(master, width, height, fit=fit)
 
 
