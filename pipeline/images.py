@@ -23,7 +23,6 @@ master in 0.1-0.3 s, a 1K one in 10-20 ms: faster than providers deliver them.
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -162,16 +161,16 @@ def check_vector_master(
 
 def _viewbox(svg: bytes) -> tuple[float, float] | None:
     """The (width, height) of the root element's viewBox, if it has a sane one."""
+    from .svg_safe import SvgRejected, parse_viewbox
+
     match = _VIEWBOX.search(svg[:65536])
     if match is None:
         return None
     try:
-        parts = [float(p) for p in match.group(1).replace(b",", b" ").split()]
-    except ValueError:
+        _, _, width, height = parse_viewbox(match.group(1).decode("utf-8", "replace"))
+    except SvgRejected:
         return None
-    if len(parts) != 4 or not all(math.isfinite(p) for p in parts) or min(parts[2:]) <= 0:
-        return None
-    return parts[2], parts[3]
+    return width, height
 
 
 def close_enough(size: tuple[int, int], expected: tuple[int, int]) -> bool:
