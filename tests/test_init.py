@@ -1,0 +1,172 @@
+"""`brandkit init` and `brandkit schema`: a starter kit that validates and builds
+offline, linked to its schema beside it, and never written over an existing manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.manifest import schema_text
+from tests.conftest import ROOT, Run
+
+
+def test_init_writes_a_kit_that_validates_and_builds_offline(run: Run, tmp_path: Path) -> None:
+    code, out, err = run(tmp_path, "init", "Acme Studio")
+    assert code == 0, err
+    kit = tmp_path / "Acme Studio"
+    assert sorted(p.name for p in kit.iterdir()) == [
+        ".gitignore", "brandkit.schema.json", "brandkit.yaml",
+    ]  # fmt: skip
+    assert f"wrote {kit / 'brandkit.yaml'}" in out
+    manifest = (kit / "brandkit.yaml").read_text("utf-8")
+    assert manifest.splitlines()[0] == "# yaml-language-server: $schema=brandkit.schema.json"
+    assert "name: acme-studio" in manifest and "name: Acme Studio" in manifest
+    assert (kit / ".gitignore").read_text("utf-8").splitlines()[-1] == ".brandkit/"
+    code, out, err = run(kit, "validate")
+    assert (code, out) == (0, "brandkit.yaml: ok (3 assets, 7 generations, 11 outputs)\n"), err
+    code, out, err = run(kit, "build")  # the local provider: no key, no network
+    assert code == 0, err
+    assert out.endswith("cost $0.00; published dist/v0001\n")
+
+
+def test_init_schema_file_is_the_manifest_schema_and_what_schema_prints(
+    run: Run, tmp_path: Path
+) -> None:
+    assert run(tmp_path, "init")[0] == 0
+    written = (tmp_path / "brandkit.schema.json").read_text("utf-8")
+    assert written == schema_text() == (ROOT / "schemas" / "manifest.schema.json").read_text()
+    code, out, _ = run(tmp_path, "schema")
+    assert code == 0 and out == written
+    assert json.loads(out)["$schema"].endswith("2020-12/schema")
+
+
+def test_init_refuses_an_existing_manifest_and_writes_nothing(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "brandkit.yaml").write_text("kit: {name: mine}\n")
+    (tmp_path / ".gitignore").write_text("node_modules/\n")
+    code, out, err = run(tmp_path, "init")
+    assert code == 1 and out == ""
+    assert err == (
+        f"error: {tmp_path}/brandkit.yaml already exists; nothing was written "
+        "(`brandkit validate` checks it)\n"
+    )
+    assert (tmp_path / "brandkit.yaml").read_text() == "kit: {name: mine}\n"
+    assert (tmp_path / ".gitignore").read_text() == "node_modules/\n"
+    assert not (tmp_path / "brandkit.schema.json").exists()
+
+
+def test_init_adds_the_cache_to_an_existing_gitignore_once(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / ".gitignore").write_text("node_modules/")  # no final newline
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".gitignore").write_text("dist/\n.brandkit/\n")
+    code, out, _ = run(tmp_path, "init", "a")
+    assert code == 0 and "a/.gitignore" in out
+    assert (tmp_path / "a" / ".gitignore").read_text().splitlines() == [
+        "node_modules/", "# brandkit's local cache (safe to delete)", ".brandkit/",
+    ]  # fmt: skip
+    code, out, _ = run(tmp_path, "init", "b")
+    assert code == 0 and ".gitignore" not in out, "already ignored: left alone"
+    assert (tmp_path / "b" / ".gitignore").read_text() == "dist/\n.brandkit/\n"
+
+
+def test_init_kit_name_is_a_valid_id_whatever_the_folder_is_called(
+    run: Run, tmp_path: Path
+) -> None:
+    for folder, name in (("__", "my-kit"), ("Café 2.0!", "caf-2-0")):
+        assert run(tmp_path, "init", folder)[0] == 0
+        assert f"  name: {name}  " in (tmp_path / folder / "brandkit.yaml").read_text()
+        assert run(tmp_path / folder, "validate")[0] == 0
+
+
+@pytest.mark.slow
+def test_init_and_schema_work_from_the_wheel_without_the_source_tree(tmp_path: Path) -> None:
+    """After a plain `pip install`: the schema and the starter come from package data, not
+    from schemas/ beside a checkout. The wheel is built (hatchling, as pip would) and
+    unpacked where no schemas/ folder is near."""
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(dist)],
+        cwd=ROOT, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(dist.glob("*.whl"))) as wheel:
+        wheel.extractall(site)
+    assert not (site / "schemas").exists()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    kit = tmp_path / "kit"
+    for args in (["init", str(kit)], ["-C", str(kit), "validate"], ["schema"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "schemas" / "manifest.schema.json").read_text()
+    assert (kit / "brandkit.schema.json").read_text() == result.stdout
+
+
+# -- finding the manifest, as git finds .git ---------------------------------------------------
+
+
+def _in(folder: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The CLI in process, started in `folder` with neither -C nor -f."""
+    from pipeline.cli import main
+
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        capsys.readouterr()
+        code = main(list(args))
+    finally:
+        os.chdir(cwd)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_manifest_is_found_in_a_parent_folder_and_named_as_found(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(tmp_path, "init", "kit")[0] == 0
+    deep = tmp_path / "kit" / "assets" / "drafts"
+    deep.mkdir(parents=True)
+    code, out, err = _in(deep, capsys, "validate")
+    assert (code, out) == (0, "../../brandkit.yaml: ok (3 assets, 7 generations, 11 outputs)\n")
+    code, out, err = _in(deep, capsys, "build")
+    assert code == 0, err
+    assert (tmp_path / "kit" / "dist" / "v0001").is_dir(), "built in the manifest's folder"
+    assert not (deep / "dist").exists() and not (deep / ".brandkit").exists()
+    assert _in(deep, capsys, "status", "--check")[:2] == (0, "up to date: dist/v0001\n")
+    manifest = tmp_path / "kit" / "brandkit.yaml"
+    manifest.write_text(manifest.read_text().replace("name: kit ", "name: Kit!"))
+    code, out, err = _in(deep, capsys, "validate")
+    assert code == 1 and err.startswith("../../brandkit.yaml:11:9: kit.name: the kit name is")
+
+
+def test_the_nearest_manifest_wins_and_c_or_f_turn_the_search_off(
+    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(tmp_path, "init", "outer")[0] == 0
+    assert run(tmp_path / "outer", "init", "inner")[0] == 0
+    inner = tmp_path / "outer" / "inner"
+    (inner / "sub").mkdir()
+    assert _in(inner / "sub", capsys, "validate")[1].startswith("../brandkit.yaml: ok")
+    code, _, err = _in(inner / "sub", capsys, "-C", ".", "validate")
+    assert code == 1 and err.startswith("error: brandkit.yaml: no such file")
+    code, _, err = _in(inner / "sub", capsys, "-f", "brandkit.yaml", "validate")
+    assert code == 1 and err.startswith("error: brandkit.yaml: no such file")
+
+
+def test_no_manifest_here_or_above_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _in(tmp_path, capsys, "plan")
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: no brandkit.yaml in {tmp_path.resolve()} or any folder above it (create one "
+        "with `brandkit init`, or name it with -C DIR / -f FILE)\n"
+    )
