@@ -347,9 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     the environment replaced by ***."""
     from .report import SECRET_VARIABLES, safe_output
 
+    run = partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False)
+    if os.environ.get("_BRANDKIT_COMPLETE"):  # shell completion: click writes it as bytes,
+        return exit_code(run)  # names of commands, options and files only
     secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
     with safe_output(secrets):
-        return exit_code(partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False))
+        return exit_code(run)
 
 
 def entry() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,10 +15,31 @@ from pathlib import Path
 import pytest
 
 from pipeline.manifest import schema_text
-from tests.conftest import ROOT, Run
+from tests.conftest import ROOT, Run, assert_published_tree
 
 
-def test_init_writes_a_kit_that_validates_and_builds_offline(run: Run, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`brandkit init kit`, then `brandkit build` in it (once for the module)."""
+    from pipeline.cli import main
+
+    base = tmp_path_factory.mktemp("starter")
+    assert main(["-C", str(base), "init", "kit"]) == 0
+    assert main(["-C", str(base / "kit"), "build"]) == 0  # the local provider: offline
+    assert_published_tree(base / "kit")
+    return base / "kit"
+
+
+@pytest.fixture
+def kit(starter: Path, tmp_path: Path) -> Path:
+    """A copy of the built starter kit."""
+    shutil.copytree(starter, tmp_path / "kit", symlinks=True)
+    return tmp_path / "kit"
+
+
+def test_init_writes_a_kit_that_validates_and_builds_offline(
+    run: Run, tmp_path: Path, starter: Path
+) -> None:
     code, out, err = run(tmp_path, "init", "Acme Studio")
     assert code == 0, err
     kit = tmp_path / "Acme Studio"
@@ -30,9 +53,8 @@ def test_init_writes_a_kit_that_validates_and_builds_offline(run: Run, tmp_path:
     assert (kit / ".gitignore").read_text("utf-8").splitlines()[-1] == ".brandkit/"
     code, out, err = run(kit, "validate")
     assert (code, out) == (0, "brandkit.yaml: ok (3 assets, 7 generations, 11 outputs)\n"), err
-    code, out, err = run(kit, "build")  # the local provider: no key, no network
-    assert code == 0, err
-    assert out.endswith("cost $0.00; published dist/v0001\n")
+    assert [p.name for p in (starter / "dist").iterdir() if p.name != "latest"] == ["v0001"]
+    assert len(json.loads((starter / "dist" / "v0001" / "index.json").read_text())["outputs"]) == 11
 
 
 def test_init_schema_file_is_the_manifest_schema_and_what_schema_prints(
@@ -129,19 +151,21 @@ def _in(folder: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
 
 
 def test_manifest_is_found_in_a_parent_folder_and_named_as_found(
-    run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kit: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(tmp_path, "init", "kit")[0] == 0
-    deep = tmp_path / "kit" / "assets" / "drafts"
+    deep = kit / "assets" / "drafts"
     deep.mkdir(parents=True)
     code, out, err = _in(deep, capsys, "validate")
     assert (code, out) == (0, "../../brandkit.yaml: ok (3 assets, 7 generations, 11 outputs)\n")
+    manifest = kit / "brandkit.yaml"
+    manifest.write_text(manifest.read_text().replace("one simple shape", "two shapes"))
+    assert _in(deep, capsys, "status", "--check")[0] == 1
     code, out, err = _in(deep, capsys, "build")
     assert code == 0, err
-    assert (tmp_path / "kit" / "dist" / "v0001").is_dir(), "built in the manifest's folder"
+    assert (kit / "dist" / "v0002").is_dir(), "built in the manifest's folder"
     assert not (deep / "dist").exists() and not (deep / ".brandkit").exists()
-    assert _in(deep, capsys, "status", "--check")[:2] == (0, "up to date: dist/v0001\n")
-    manifest = tmp_path / "kit" / "brandkit.yaml"
+    assert_published_tree(kit)
+    assert _in(deep, capsys, "status", "--check")[:2] == (0, "up to date: dist/v0002\n")
     manifest.write_text(manifest.read_text().replace("name: kit ", "name: Kit!"))
     code, out, err = _in(deep, capsys, "validate")
     assert code == 1 and err.startswith("../../brandkit.yaml:11:9: kit.name: the kit name is")
@@ -170,3 +194,73 @@ def test_no_manifest_here_or_above_says_where_it_looked(
         f"error: no brandkit.yaml in {tmp_path.resolve()} or any folder above it (create one "
         "with `brandkit init`, or name it with -C DIR / -f FILE)\n"
     )
+
+
+# -- habits brought from other tools: completion, pre-commit, documented flags ----------------
+
+
+def test_shell_completion_scripts_and_answers_for_bash_zsh_and_fish(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through cli.main, the boundary that escapes output (click writes completion as
+    bytes: the boundary lets it through rather than crash)."""
+    from pipeline.cli import main
+
+    def complete(**variables: str) -> tuple[int, str]:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = main([])
+        return code, capsys.readouterr().out
+
+    for shell in ("bash", "zsh", "fish"):
+        code, script = complete(_BRANDKIT_COMPLETE=f"{shell}_source")
+        assert code == 0 and "_brandkit_completion" in script and "_BRANDKIT_COMPLETE" in script
+    words = complete(_BRANDKIT_COMPLETE="bash_complete", COMP_WORDS="brandkit ver", COMP_CWORD="1")
+    assert words == (0, "plain,versions\n")
+    assert complete(COMP_WORDS="brandkit gc --d", COMP_CWORD="2") == (0, "plain,--dry-run\n")
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for shell in ("bash", "zsh", "fish"):
+        assert f"_BRANDKIT_COMPLETE={shell}_source brandkit" in readme
+
+
+def test_pre_commit_hooks_run_validate_and_status_check(run: Run, kit: Path) -> None:
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text("utf-8"))
+    by_id = {h["id"]: h for h in hooks}
+    assert sorted(by_id) == ["brandkit-status", "brandkit-validate"]
+    assert by_id["brandkit-validate"]["entry"] == "brandkit validate"
+    assert by_id["brandkit-status"]["entry"] == "brandkit status --check"
+    for hook in hooks:
+        assert hook["language"] == "python" and hook["pass_filenames"] is False
+        assert re.search(hook["files"], "brand/brandkit.yaml")
+    status = shlex.split(by_id["brandkit-status"]["entry"])[1:]
+    validate = shlex.split(by_id["brandkit-validate"]["entry"])[1:]
+    assert run(kit, *validate)[0] == 0
+    assert run(kit, *status)[0] == 0
+    manifest = kit / "brandkit.yaml"
+    manifest.write_text(manifest.read_text().replace("one simple shape", "two shapes"))
+    assert run(kit, *status)[0] == 1, "stale: the commit fails"
+    manifest.write_text(manifest.read_text().replace("sizes:", "sizs:", 1))
+    assert run(kit, *validate)[0] == 1
+    assert "brandkit-validate" in (ROOT / "README.md").read_text("utf-8")
+
+
+def test_every_flag_in_the_readme_command_table_is_one_the_command_takes() -> None:
+    from pipeline.cli import cli
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = readme.split("| command | does | exit |", 1)[1].split("\n\n", 1)[0]
+    seen = set()
+    for row in table.splitlines()[2:]:
+        for usage in re.findall(r"`([a-z]+(?: [^`]*)?)`", row.split("|")[1]):
+            name, *words = usage.split()
+            command = cli.commands[name]
+            flags = {f for p in command.params for f in (*p.opts, *p.secondary_opts)}
+            for flag in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words)):
+                assert flag in flags, f"README: `{name} {flag}`, but {name} takes {sorted(flags)}"
+            seen.add(name)
+    assert {"init", "schema", "validate", "status", "versions", "diff", "gc"} <= seen
