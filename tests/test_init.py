@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import fastpath
 from pipeline.manifest import schema_text
 from tests.conftest import ROOT, Run, assert_published_tree
 
@@ -166,6 +167,16 @@ def test_manifest_is_found_in_a_parent_folder_and_named_as_found(
     assert not (deep / "dist").exists() and not (deep / ".brandkit").exists()
     assert_published_tree(kit)
     assert _in(deep, capsys, "status", "--check")[:2] == (0, "up to date: dist/v0002\n")
+    cwd = os.getcwd()
+    os.chdir(deep)
+    try:  # the no-op fast path finds the same manifest (and its stamp) from below
+        assert fastpath.try_noop(["status", "--check"]) == 0
+        assert fastpath.parse(["build"]) == (str(kit.resolve()), str(manifest.resolve()), "build",
+                                             {"manifest": "brandkit.yaml", "provider": None,
+                                              "max_jobs": None})  # fmt: skip
+        assert fastpath.parse(["-C", ".", "build"])[0] == str(deep.resolve())  # type: ignore[index]
+    finally:
+        os.chdir(cwd)
     manifest.write_text(manifest.read_text().replace("name: kit ", "name: Kit!"))
     code, out, err = _in(deep, capsys, "validate")
     assert code == 1 and err.startswith("../../brandkit.yaml:11:9: kit.name: the kit name is")
