@@ -19,7 +19,12 @@ if TYPE_CHECKING:
     from .history import GcResult
     from .workflow import Loaded
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (its shape: schemas/<command>.schema.json).",
+)
 
 
 @click.command()
@@ -111,7 +116,7 @@ def diff(c: Context, a: str | None, b: str | None, as_json: bool) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Delete without asking (needed off a terminal).")
 @click.pass_obj
 def gc(c: Context, keep: int, dry_run: bool, yes: bool) -> None:
-    """Prune old versions and cache blobs that nothing references."""
+    """Prune old versions and cache blobs that nothing references (asks first)."""
     from .buildlock import build_lock
     from .cache import Cache
 
