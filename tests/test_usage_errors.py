@@ -128,6 +128,25 @@ def test_usage_errors_are_one_line_and_exit_2_from_the_real_command(kit: Path) -
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --only 'zz'")
 
 
+@pytest.mark.parametrize(
+    ("args", "says", "see"),
+    [
+        (["build", "--max-cost", "lots"], "'lots' is not a valid float", "brandkit build"),
+        (["plan", "--jsn"], "--json", "brandkit plan"),
+        (["buidl"], "No such command 'buidl'", "brandkit"),
+        (["build", "--keep-going", "--fail-fast"], "contradict each other", "brandkit build"),
+    ],
+)
+def test_a_command_line_click_refuses_is_one_line_too(
+    run: Run, kit: Path, args: list[str], says: str, see: str
+) -> None:
+    """Click's own refusals (its wording varies by version) are one line, as ours."""
+    code, out, err = run(kit, *args)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: ") and err.endswith(f" (see '{see} -h')\n")
+    assert says in err and err.count("\n") == 1
+
+
 # -- gc: list, ask, or be told -----------------------------------------------------------------
 
 
