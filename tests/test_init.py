@@ -275,3 +275,59 @@ def test_every_flag_in_the_readme_command_table_is_one_the_command_takes() -> No
                 assert flag in flags, f"README: `{name} {flag}`, but {name} takes {sorted(flags)}"
             seen.add(name)
     assert {"init", "schema", "validate", "status", "versions", "diff", "gc"} <= seen
+
+
+# -- output names: a ratio that does not read as a pixel size -----------------------------------
+
+
+def test_the_starter_writes_ratios_with_a_dash_and_pixel_sizes_with_an_x(starter: Path) -> None:
+    index = json.loads((starter / "dist" / "v0001" / "index.json").read_text("utf-8"))
+    paths = sorted(o["path"] for o in index["outputs"])
+    assert "icon/icon-1-1.png" in paths and "hero/hero-16-9.png" in paths
+    assert "icon/icon-180x180.png" in paths and "hero/hero-1200x630.png" in paths
+    assert not [p for p in paths if "-1x1." in p or "-16x9." in p]
+
+
+def test_ratio_format_renames_ratio_outputs_without_generating_again(
+    run: Run, tmp_path: Path
+) -> None:
+    """Existing kits keep `1x1` (the default is unchanged); setting ratio_format renames
+    their ratio outputs in the next version, and costs nothing: a path is no part of a
+    content key."""
+    text = (
+        "kit: {name: names}\n"
+        "assets:\n"
+        '  icon: {prompt: "an icon", sizes: ["1:1", "32x32"], formats: [png, ico]}\n'
+        '  hero: {prompt: "a hero", sizes: ["16:9"], out: "web/hero-{{ size }}.{{ format }}"}\n'
+    )
+    project = tmp_path / "kit"
+    project.mkdir()
+    (project / "brandkit.yaml").write_text(text)
+    assert run(project, "build")[0] == 0
+    lock = (project / "brandkit.lock").read_text()
+    assert "icon/icon-1x1.png" in lock and "web/hero-16x9.png" in lock
+    (project / "brandkit.yaml").write_text(
+        text.replace("{name: names}", '{name: names, ratio_format: "{w}-{h}"}')
+    )
+    code, out, err = run(project, "build")
+    assert code == 0, err
+    assert out.startswith("generated 0, ") and out.endswith("published dist/v0002\n")
+    lock = (project / "brandkit.lock").read_text()
+    assert "icon/icon-1-1.png" in lock and "web/hero-16-9.png" in lock  # out: sees it too
+    assert "icon/icon-32x32.png" in lock and "icon-1x1" not in lock
+    assert (
+        run(project, "diff")[1].splitlines()[0] == "v0001 -> v0002: 2 added, 0 changed, 2 removed"
+    )
+
+
+def test_a_ratio_format_that_could_leave_its_folder_is_refused(run: Run, tmp_path: Path) -> None:
+    project = tmp_path / "kit"
+    project.mkdir()
+    for bad in ('"{w}/{h}"', '"{h}-{w}"', '"square"'):
+        (project / "brandkit.yaml").write_text(
+            f"kit: {{name: x, ratio_format: {bad}}}\n"
+            'assets: {a: {prompt: "p", sizes: ["1:1"]}}\n'
+        )
+        code, _, err = run(project, "validate")
+        assert code == 1
+        assert err.startswith("brandkit.yaml:1:30: kit.ratio_format: ratio_format names a ratio")
