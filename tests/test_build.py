@@ -254,7 +254,7 @@ def test_versions_and_gc(run: Run, sample: Path) -> None:
         assert "published" in run(sample, "build")[1]
     code, out, _ = run(sample, "versions")
     assert out.count("outputs") == 4 and out.splitlines()[-1].endswith("<- latest")
-    code, out, _ = run(sample, "gc", "--keep", "2")
+    code, out, _ = run(sample, "gc", "-y", "--keep", "2")
     assert code == 0 and out.startswith("removed 2 version(s)")
     assert sorted(p.name for p in (sample / "dist").glob("v*")) == ["v0003", "v0004"]
     assert run(sample, "status", "--check")[0] == 0

@@ -326,7 +326,7 @@ INDEX_COMMANDS = [
     ["versions"],
     ["diff"],
     ["diff", "v0001", "v0002"],
-    ["gc", "--keep", "1"],
+    ["gc", "-y", "--keep", "1"],
 ]
 
 
