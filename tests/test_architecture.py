@@ -201,6 +201,7 @@ STAGES = [
             "pipeline.derive",
             "pipeline.derive_fit",
             "pipeline.svg_render",
+            "pipeline.svg_worker",
             "pipeline.session",
             "pipeline.results",
         },
