@@ -375,8 +375,11 @@ def test_an_output_index_json_disagrees_with_is_not_published(kit: Project) -> N
     assert [o.source for o in plan.outputs] == ["published", "cache", "published"]
 
 
-def test_a_published_file_edited_by_hand_is_restored_from_the_cache(kit: Project) -> None:
-    (kit.latest / "logo" / "logo-64x64.png").write_bytes(b"edited by hand")
+def test_a_published_file_replaced_by_hand_is_restored_from_the_cache(kit: Project) -> None:
+    """Replaced as an editor saves (a new file), so the cache's own copy is intact."""
+    edited = kit.latest / "logo" / "logo-64x64.png"
+    edited.unlink()
+    edited.write_bytes(b"edited by hand")
     plan = plan_of(kit)
     assert [o.source for o in plan.outputs] == ["published", "cache", "published"]
 
