@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -79,6 +80,13 @@ def _load(c: Context, provider: str | None = None, max_jobs: int | None = None) 
     return loaded
 
 
+def _remote(c: Context, loaded: Loaded, cache: Cache, warn: Callable[[str], None]) -> Any:
+    """The shared remote cache, if the manifest or environment configures one."""
+    from .remote_sync import open_remote
+
+    return open_remote(loaded.manifest, c.env, cache, warn)
+
+
 provider_option = click.option(
     "--provider", metavar="NAME", help="Use this provider for every asset."
 )
@@ -127,7 +135,8 @@ def plan(
 
     loaded = _load(c, provider, max_jobs)
     with Cache(c.project.cache_dir) as cache:
-        the_plan = workflow.plan(loaded, cache, force=force, only=only)
+        remote = _remote(c, loaded, cache, partial(click.echo, err=True))
+        the_plan = workflow.plan(loaded, cache, force=force, only=only, remote=remote)
     if as_json:
         report.print_plan_json(the_plan)
     else:
@@ -192,7 +201,8 @@ def build(
     loaded = _load(c, provider, max_jobs)
     if dry_run:
         with Cache(c.project.cache_dir) as cache:
-            report.print_plan(workflow.plan(loaded, cache, force=force, only=only))
+            remote = _remote(c, loaded, cache, partial(click.echo, err=True))
+            report.print_plan(workflow.plan(loaded, cache, force=force, only=only, remote=remote))
         return
     result = _build(
         c,
@@ -238,7 +248,8 @@ def _build(
         Cache(c.project.cache_dir) as cache,
     ):
         fastpath.forget(c.project.root)  # before anything changes: no stale proof survives
-        the_plan = workflow.plan(loaded, cache, force=force, only=only)
+        remote = _remote(c, loaded, cache, say)  # nothing is sent until a job needs it
+        the_plan = workflow.plan(loaded, cache, force=force, only=only, remote=remote)
         progress = report.ProgressDisplay(the_plan.jobs)
         try:
             return workflow.build(
@@ -253,6 +264,7 @@ def _build(
                 notify=say,
                 replace_paid=replace_paid,
                 max_wait=max_wait,
+                remote=remote,
             )
         finally:
             progress.close()
@@ -345,13 +357,19 @@ def gc(c: Context, keep: int) -> None:
     )
 
 
+from .cli_cache import cache  # noqa: E402  (the `cache` group: cli_cache.py)
+
+cli.add_command(cache)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The one boundary where errors become messages and exit codes, and where every
     line printed passes through report.printable (no terminal escapes) with the keys in
     the environment replaced by ***."""
-    from .report import SECRET_VARIABLES, safe_output
+    from .report import REMOTE_SECRET_VARIABLES, SECRET_VARIABLES, safe_output
 
-    secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
+    names = (*SECRET_VARIABLES, *REMOTE_SECRET_VARIABLES)
+    secrets = [(os.environ.get(name) or "").strip() for name in names]
     with safe_output(secrets):
         return exit_code(partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False))
 
