@@ -46,9 +46,11 @@ def _remote(c: Any, local: Cache) -> tuple[Any, Any]:
 @click.pass_obj
 def pull(c: Any) -> None:
     """Fetch every master the manifest needs into the local cache (CI warm-up)."""
+    from .buildlock import build_lock
     from .remote_sync import pull as pull_masters
 
-    with Cache(c.project.cache_dir) as local:
+    say = partial(click.echo, err=True)
+    with build_lock(c.project.cache_dir, notify=say), Cache(c.project.cache_dir) as local:
         remote, loaded = _remote(c, local)
         result = pull_masters(remote, local, loaded.jobs)
     click.echo(

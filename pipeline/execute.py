@@ -261,7 +261,8 @@ class Executor:
 
         planned = jp.status == "remote"
         generate = partial(self._generate_here, jp)
-        return await obtain(remote, job, planned, generate, self._self_drawn(job))
+        drawn = self._self_drawn(job)
+        return await obtain(remote, job, planned, generate, drawn, force=self.plan.force)
 
     async def _generate_here(self, jp: JobPlan) -> Record | None:
         """A job planned `remote` whose master the remote no longer serves: paid here,

@@ -7,10 +7,13 @@ winner's master, bounded by the claim's expiry and `wait` (BRANDKIT_REMOTE_WAIT)
 pays itself rather than wait forever. A store that refuses conditional writes, a
 read-only build and a remote that is down make no claims: the build pays.
 
-Conditional writes (`If-None-Match: *` on PutObject): AWS S3 since August 2024 (412 when
-the key exists, 409 on a concurrent conflict); Cloudflare R2 (its PutObject honours
-If-None-Match); MinIO (since RELEASE.2024-11); moto's server (412, measured); Backblaze
-B2's S3 API did not document them when this was written (a refusal falls back to paying).
+Conditional writes (`If-None-Match: *` on PutObject), as documented: AWS S3 since August
+2024 (412 when the key exists, 409 on a concurrent conflict: both are a lost claim here);
+Cloudflare R2 (its S3 API's PutObject takes If-None-Match); MinIO (PutObject with
+If-None-Match: *, 2024 releases on); moto's server: 412 (measured). Backblaze B2's S3
+PutObject reference lists no conditional header: a store that refuses it (501, or
+NotImplemented) makes this build pay without claims, with one warning; a store that
+silently ignores it lets both builds believe they won, and both pay (never a wait).
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ async def _create_claim(remote: RemoteCache, key: str) -> bool:
     except Exception as exc:
         if is_conflict(exc) or not is_unsupported(exc):
             raise
+        if not remote.claims_work:
+            return False  # said once (claims run concurrently)
         remote.claims_work = False  # a store without conditional writes: pay, never wait
         remote.warn(
             f"warning: remote cache {remote.settings.url} does not support conditional "
@@ -117,11 +122,18 @@ async def obtain(
     planned: bool,
     generate: Callable[[], Awaitable[Record | None]],
     self_drawn: bool,
+    *,
+    force: bool = False,
 ) -> Record | None:
     """A shared job's master: the remote's (`planned`: plan saw it there), else another
     machine's that claimed it first (waited for, bounded), else generated here under
-    our claim and uploaded before the job reports done."""
+    our claim and uploaded before the job reports done. `force` (build --force):
+    generated here whatever the remote holds, and uploaded over it."""
     key = job.key
+    if force:
+        if (record := await generate()) is not None:
+            await remote.upload(key, record)
+        return record
     if planned and (record := await remote.fetch(job, self_drawn=self_drawn)) is not None:
         return record
     if not await claim(remote, key):

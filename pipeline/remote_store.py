@@ -28,16 +28,6 @@ class Conflict(Exception):
     """A conditional write found the object already there."""
 
 
-END = object()
-
-
-async def next_chunk(chunks: Any) -> Any:
-    try:
-        return await anext(chunks)
-    except StopAsyncIteration:
-        return END
-
-
 def master_path(key: str) -> str:
     return f"{MASTERS}/{key}"
 
@@ -49,7 +39,11 @@ def claim_path(key: str) -> str:
 def is_conflict(exc: BaseException) -> bool:
     from obstore.exceptions import AlreadyExistsError, PreconditionError
 
-    return isinstance(exc, AlreadyExistsError | PreconditionError)
+    # AWS answers 409 ConditionalRequestConflict to a write racing another one's: lost too
+    text = str(exc)
+    return isinstance(exc, AlreadyExistsError | PreconditionError) or (
+        "ConditionalRequestConflict" in text
+    )
 
 
 def is_unsupported(exc: BaseException) -> bool:
@@ -57,7 +51,11 @@ def is_unsupported(exc: BaseException) -> bool:
     from obstore.exceptions import NotSupportedError
 
     text = str(exc)
-    return isinstance(exc, NotSupportedError) or "NotImplemented" in text or "501" in text
+    return (
+        isinstance(exc, NotSupportedError)
+        or "NotImplemented" in text
+        or ("Not Implemented" in text)
+    )
 
 
 def describe(exc: BaseException) -> str:
@@ -79,9 +77,11 @@ def open_store(settings: RemoteSettings) -> Any:
     chain for a named profile, when boto3 is installed), never from the manifest."""
     from obstore.store import S3Store
 
+    # Each call is bounded by the caller (RemoteCache.call: `timeout` for a request, for
+    # each chunk of a body, and in proportion to the size of an upload); this is a cap.
     timeout = timedelta(seconds=settings.timeout)
     options: dict[str, Any] = {
-        "timeout": timeout,
+        "timeout": timedelta(seconds=max(settings.timeout, 300.0)),
         "connect_timeout": timedelta(seconds=min(settings.timeout, 5.0)),
     }
     config: dict[str, Any] = {}

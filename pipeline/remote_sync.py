@@ -16,7 +16,7 @@ from typing import Any
 from .cache import Cache
 from .jobs import Job
 from .manifest import Manifest
-from .remote_cache import RemoteCache, RemoteError, bounded
+from .remote_cache import CONCURRENCY, RemoteCache, RemoteError, bounded
 from .remote_config import remote_settings
 
 
@@ -91,13 +91,18 @@ def pull(remote: RemoteCache, cache: Cache, jobs: list[Job]) -> SyncResult:
     todo = [k for k in wanted if k not in here]
     from .providers import get_provider
 
-    async def one(key: str) -> str:
+    async def one(key: str, gate: asyncio.Semaphore) -> str:
         job = wanted[key]
-        if await remote.fetch(job, self_drawn=get_provider(job.provider).self_drawn):
+        drawn = get_provider(job.provider).self_drawn
+        if await remote.fetch(job, self_drawn=drawn, gate=gate):
             return "done"
         return "failed" if remote.down or remote.refused(key) else "missing"
 
-    outcomes = asyncio.run(bounded(todo, one)) if todo else []
+    async def every() -> list[str]:
+        gate = asyncio.Semaphore(CONCURRENCY)  # transfers at once; checks run beside them
+        return list(await asyncio.gather(*(one(k, gate) for k in todo)))
+
+    outcomes = asyncio.run(every()) if todo else []
     for key, outcome in zip(todo, outcomes, strict=True):
         getattr(result, outcome).append(key)
     _raise_if_down(remote)

@@ -76,8 +76,9 @@ class MotoServer:
 @dataclass
 class Proxy:
     """Forwards every request to `upstream` and records (method, path). `mode`: "pass",
-    "500" (answer 500 InternalError, send nothing on), or "slow" (wait `delay` seconds,
-    then pass)."""
+    "500" (answer 500 InternalError, send nothing on), "slow" (wait `delay` seconds,
+    then pass), or "no-conditional" (501 NotImplemented to a conditional write, as a store
+    without If-None-Match support answers)."""
 
     upstream_port: int
     mode: str = "pass"
@@ -100,6 +101,13 @@ class Proxy:
                 if proxy.mode == "500":
                     data = b"<Error><Code>InternalError</Code></Error>"
                     self.send_response(500)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if proxy.mode == "no-conditional" and "If-None-Match" in self.headers:
+                    data = b"<Error><Code>NotImplemented</Code></Error>"
+                    self.send_response(501)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -204,9 +204,7 @@ def test_read_only_uploads_nothing_and_claims_nothing(
 # --- a remote that fails never fails a build ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "failure", ["down", "500", pytest.param("slow", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("failure", ["down", "500", pytest.param("slow", marks=pytest.mark.slow)])
 def test_a_remote_that_is_down_slow_or_failing_leaves_a_working_build_with_one_warning(
     run: Run,
     tmp_path: Path,
@@ -282,6 +280,19 @@ def test_a_live_claim_is_waited_for_only_up_to_the_bound(
     code, _, err = run(a, "build")
     assert code == 0, err
     assert remote.paid_generations == JOBS
+
+
+def test_a_store_without_conditional_writes_makes_the_build_pay_not_wait(
+    run: Run, tmp_path: Path, remote: Emulator, proxy: Proxy, s3: MotoServer, bucket: str
+) -> None:
+    proxy.mode = "no-conditional"
+    a = project(tmp_path, "runware")
+    code, _, err = run(a, "build")
+    assert code == 0, err
+    assert remote.paid_generations == JOBS
+    warnings = remote_warnings(err)
+    assert len(warnings) == 1 and "does not support conditional writes" in warnings[0]
+    assert sum("/masters/" in k for k in objects(s3, bucket)) == JOBS, "still shared"
 
 
 @pytest.mark.slow
@@ -386,3 +397,38 @@ def test_a_bad_remote_setting_is_one_line_naming_it(
     code, _, err = run(a, "validate")
     assert code == 1
     assert "brandkit.yaml:1:" in err and "cache.remote" in err and "s3://BUCKET/PREFIX" in err
+
+
+def test_the_github_actions_example_is_valid_yaml_running_real_commands() -> None:
+    import shlex
+
+    import click
+    import yaml
+
+    from pipeline.cli import cli
+
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions.yml").read_text("utf-8"))
+    runs = [s["run"] for s in workflow["jobs"]["build"]["steps"] if "run" in s]
+    commands = [shlex.split(r.split("||")[0].split(">")[0])[1:] for r in runs if "brandkit " in r]
+    named = [c[0] if c[0] != "cache" else f"cache {c[1]}" for c in commands]
+    assert named == ["validate", "plan", "cache pull", "build", "status"]
+    cache_group = cli.commands["cache"]
+    assert isinstance(cache_group, click.Group)
+    assert {w[0] for w in commands} <= set(cli.commands)
+    assert set(cache_group.commands) == {"pull", "push", "status"}
+    assert workflow["jobs"]["build"]["env"]["BRANDKIT_REMOTE_READ_ONLY"].startswith("${{")
+
+
+@pytest.mark.slow
+def test_build_force_pays_again_whatever_the_remote_holds(
+    run: Run, tmp_path: Path, remote: Emulator, s3: MotoServer, bucket: str
+) -> None:
+    a = project(tmp_path, "runware")
+    assert run(a, "build")[0] == 0
+    b = clone(tmp_path, "b")
+    code, _, err = run(b, "build", "--force")
+    assert code == 0, err
+    assert remote.paid_generations == 2 * JOBS
+    for key, obj in objects(s3, bucket).items():
+        assert "/claims/" not in key
+        assert obj["metadata"]["sha256"] == obj["sha256"]
