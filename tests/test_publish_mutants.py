@@ -176,12 +176,12 @@ def test_the_index_is_the_head_indented_and_each_output_on_a_line_of_its_own() -
 
 
 @pytest.fixture
-def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def tokyo() -> Iterator[None]:
     """A local time zone nine hours from UTC, restored afterwards."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        yield
     time.tzset()
 
 
