@@ -21,6 +21,7 @@ from .load import PathT, readable_path
 from .manifest import Asset, Manifest, Settings, hex_color
 from .models import MODELS, V4_STYLES, native_size, nearest_ratio
 from .output_paths import Clashes, output_path_problem, safe_output_path
+from .presets import PRESET_FILES, fit_problems, ico_target, is_vector, output_fit, preset_targets
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
 from .sandbox import slug
@@ -52,7 +53,7 @@ class Expander:
         self._paths: dict[str, tuple[str, Combo]] = {}
         self._clashes = Clashes()
         self._path_problems: set[tuple[PathT, str]] = set()
-        self._style_refused: set[PathT] = set()  # reported once, however many assets share it
+        self._style_refused: set[PathT] = set()  # said once, however many assets share it
 
     # -- problems ----------------------------------------------------------------------------
     def problem(self, path: PathT, message: str, *, key: bool = False) -> None:
@@ -62,7 +63,10 @@ class Expander:
 
     # -- the expansion -----------------------------------------------------------------------
     def expand(self) -> list[Job]:
-        total = sum(_combinations(asset) * len(asset.sizes) for asset in self.manifest.assets)
+        total = sum(
+            _combinations(a) * (len(a.sizes) + PRESET_FILES.get(a.preset or "", 0))
+            for a in self.manifest.assets
+        )
         if total > self.max_jobs:
             self.problem(
                 ("assets",),
@@ -88,7 +92,9 @@ class Expander:
             return
         settings = self.capable_settings(asset, provider, resolved.alias)
         apath: PathT = ("assets", asset.id)
-        groups = self.group_sizes(asset, resolved.sizes, apath)
+        vector = is_vector(resolved.alias or resolved.model_id)
+        self.check_fit(asset, resolved.alias or resolved.model_id, vector)
+        groups = self.group_sizes(asset, resolved.sizes, apath, vector)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
             self.problem(
                 (*apath, "matrix", collision),
@@ -102,11 +108,10 @@ class Expander:
             shared = (
                 None if prompt_tpl.uses_size else self.templates.render(prompt_tpl, base, combo)
             )
-            stem = None if out_tpl else "-".join([asset.id, *(slug(v) for _, v in combo)])
+            stem = "-".join([asset.id, *(slug(v) for _, v in combo)])
             for ratio, (native, targets) in groups.items():
                 outputs = tuple(
-                    self.output(asset, base, out_tpl, stem, size, w, h, fmt, combo)
-                    for size, w, h, fmt in targets
+                    self.output(asset, base, out_tpl, stem, proto, combo) for proto in targets
                 )
                 if prompt_tpl.uses_size:
                     prompt = self.templates.render(prompt_tpl, {**base, "size": ratio}, combo)
@@ -196,6 +201,21 @@ class Expander:
                 )
         return settings
 
+    def check_fit(self, asset: Asset, model: str, vector: bool) -> None:
+        """safe_zone without contain, svg from a raster model: said where each was written
+        (the asset, or defaults: once)."""
+        doc = self.manifest.doc
+        assert doc is not None
+        for key, message in fit_problems(asset, model, vector):
+            path = self.setting_path(asset, key)
+            if key == "formats" and path not in doc.marks:  # svg came from `format`
+                path = self.setting_path(asset, "format")
+            elif key == "formats":
+                path = (*path, asset.formats.index("svg"))
+            if path not in self._style_refused:
+                self._style_refused.add(path)
+                self.problem(path, message)
+
     def refuse_v3_style(self, asset: Asset, alias: str | None) -> set[str]:
         """`style`/`substyle` on a model that takes none: the V4 family, on every provider
         (local too, so a kit that validates locally cannot fail, or pay for an image that
@@ -229,62 +249,77 @@ class Expander:
         }
 
     def group_sizes(
-        self, asset: Asset, sizes: dict[str, tuple[int, int]], apath: PathT
-    ) -> dict[str, tuple[tuple[int, int], list[tuple[str, int, int, str]]]]:
-        """Native ratio -> (native dims, [(size label, width, height, format)])."""
-        groups: dict[str, tuple[tuple[int, int], list[tuple[str, int, int, str]]]] = {}
-        ico_ok = False
+        self, asset: Asset, sizes: dict[str, tuple[int, int]], apath: PathT, vector: bool
+    ) -> dict[str, tuple[tuple[int, int], list[OutputTarget]]]:
+        """Native ratio -> (native dims, [output without its path]): the asset's sizes in
+        each format, its one ico (the 1:1 master's), then its preset's files (named)."""
+        groups: dict[str, tuple[tuple[int, int], list[OutputTarget]]] = {}
+        squares = []
         for i, size in enumerate(asset.sizes):
-            if ":" in size:
-                native = native_size(sizes, size)
-                if native is None:
-                    self.problem(
-                        (*apath, "sizes", i),
-                        f"{size!r} is not a native aspect ratio "
-                        f"of this model; use one of {', '.join(sizes)}, or an exact "
-                        'size like "1200x630"',
-                    )
-                    continue
-                ratio, (w, h) = _ratio_name(sizes, native), native
-            else:
-                w, h = (int(x) for x in size.split("x"))
-                if max(w, h) > MAX_SIDE:
-                    self.problem(
-                        (*apath, "sizes", i),
-                        f"{size!r} is too large: exact sizes are at most {MAX_SIDE} pixels a side",
-                    )
-                    continue
-                ratio = nearest_ratio(sizes, w, h)
+            dims = self.size_dims(sizes, size, (*apath, "sizes", i))
+            if dims is None:
+                continue
+            w, h = dims
+            squares.extend([w] if w == h and ":" not in size else [])
+            ratio = _ratio_name(sizes, dims) if ":" in size else nearest_ratio(sizes, w, h)
             for fmt in asset.formats:
-                if fmt == "ico":
-                    if ":" in size or w != h or not 16 <= w <= 256:
-                        continue  # ico is written only for square exact sizes up to 256
-                    ico_ok = True
-                groups.setdefault(ratio, (sizes[ratio], []))[1].append((size, w, h, fmt))
-        if "ico" in asset.formats and not ico_ok and asset.sizes:
+                if fmt != "ico":
+                    fit = output_fit(asset.settings, fmt)
+                    groups.setdefault(ratio, (dims, []))[1].append(
+                        OutputTarget("", w, h, fmt, size, fit=fit)
+                    )
+        ico = ico_target(squares, asset.settings) if "ico" in asset.formats else None
+        if "ico" in asset.formats and ico is None and asset.sizes:
             self.problem(
                 (*apath, "formats"),
                 "ico needs at least one square exact size from "
                 '16x16 to 256x256 in sizes (e.g. "32x32")',
             )
-        return groups
+        name = str(self.manifest.brand.get("name") or self.manifest.kit["name"])
+        extra = preset_targets(asset, name, vector, sizes[nearest_ratio(sizes, 1, 1)])
+        for t in [ico, *extra] if ico else extra:
+            groups.setdefault(nearest_ratio(sizes, t.width, t.height), ((0, 0), []))[1].append(t)
+        return {ratio: (sizes[ratio], targets) for ratio, (_, targets) in groups.items()}
+
+    def size_dims(
+        self, sizes: dict[str, tuple[int, int]], size: str, where: PathT
+    ) -> tuple[int, int] | None:
+        """An asset's size in pixels: a ratio's native size, or an exact size (or None)."""
+        if ":" in size:
+            native = native_size(sizes, size)
+            if native is None:
+                self.problem(
+                    where,
+                    f"{size!r} is not a native aspect ratio "
+                    f"of this model; use one of {', '.join(sizes)}, or an exact "
+                    'size like "1200x630"',
+                )
+            return native
+        w, h = (int(x) for x in size.split("x"))
+        if max(w, h) > MAX_SIDE:
+            self.problem(
+                where, f"{size!r} is too large: exact sizes are at most {MAX_SIDE} pixels a side"
+            )
+            return None
+        return w, h
 
     def output(
         self,
         asset: Asset,
         base: dict[str, Any],
         out_tpl: Template | None,
-        stem: str | None,  # without a template: the asset id and the combination's slugs
-        size: str,
-        w: int,
-        h: int,
-        fmt: str,
+        stem: str,  # the asset id and the combination's slugs
+        proto: OutputTarget,  # path: "" (an asset's size), or a preset's file name
         combo: Combo,
     ) -> OutputTarget | None:
         """One output of a combination, or None (said) where its path would not do."""
-        label = size.replace(":", "x")
-        if out_tpl is None:  # safe by construction: an id, slugs and a size label
-            clean: str | None = f"{asset.id}/{stem}-{label}.{fmt}"
+        label = proto.size.replace(":", "x")
+        fmt, w, h = proto.format, proto.width, proto.height
+        if proto.path:  # a preset's file: its own name, in the asset's (combination's) folder
+            folder = f"{asset.id}/{stem}" if combo else asset.id
+            clean: str | None = f"{folder}/{proto.path}"
+        elif out_tpl is None:  # safe by construction: an id, slugs and a size label
+            clean = f"{asset.id}/{stem}.ico" if fmt == "ico" else f"{asset.id}/{stem}-{label}.{fmt}"
         else:
             ctx = {**base, "size": label, "format": fmt, "width": w, "height": h}
             clean = self.rendered_path(asset, out_tpl, ctx, combo)
@@ -292,7 +327,7 @@ class Expander:
             return None
         if not self.writable(asset, clean, combo):
             return None
-        return OutputTarget(path=clean, width=w, height=h, format=fmt, size=size)
+        return replace(proto, path=clean)
 
     def rendered_path(
         self, asset: Asset, out_tpl: Template, ctx: dict[str, Any], combo: Combo
