@@ -233,3 +233,19 @@ def test_favicon_preset_on_a_vector_model_publishes_favicon_svg(run: Run, tmp_pa
     latest = p / "dist" / "latest" / "logo"
     assert {f"logo/{f.name}" for f in latest.iterdir()} == {*RASTER_FILES, "logo/favicon.svg"}
     assert 'href="favicon.svg"' in (latest / "head.html").read_text("utf-8")
+
+
+def test_the_readme_example_expands_as_it_says() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("## Fit and presets", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    head = "kit: {name: northwind}\nbrand: {name: Northwind Coffee, colors: " + (
+        "{espresso: '#3B2417', crema: '#E9DFCD'}}\n"
+    )
+    found = {
+        o.path: o for j in expand(validate(load_yaml(head + example, "b.yaml"))) for o in j.outputs
+    }
+    assert {"logo/favicon.ico", "logo/site.webmanifest", "card/og-1200x630.png"} <= set(found)
+    assert found["card/og-1200x630.png"].fit == Fit("contain", (0x3B, 0x24, 0x17), None)
+    assert found["badge/badge.ico"].ico_sizes == (16, 32, 48)
+    assert found["badge/badge-512x512.png"].fit == Fit("contain", None, 0.8)
