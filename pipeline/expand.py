@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from . import presets
 from .errors import ManifestError, Problem
 from .jobs import GenerationSpec, Job, OutputTarget
 from .keys import content_key
@@ -21,7 +22,6 @@ from .load import PathT, readable_path
 from .manifest import Asset, Manifest, Settings, hex_color
 from .models import MODELS, V4_STYLES, native_size, nearest_ratio
 from .output_paths import Clashes, output_path_problem, safe_output_path
-from .presets import PRESET_FILES, fit_problems, ico_target, is_vector, output_fit, preset_targets
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
 from .sandbox import slug
@@ -53,7 +53,7 @@ class Expander:
         self._paths: dict[str, tuple[str, Combo]] = {}
         self._clashes = Clashes()
         self._path_problems: set[tuple[PathT, str]] = set()
-        self._style_refused: set[PathT] = set()  # said once, however many assets share it
+        self._style_refused: set[PathT] = set()  # reported once, however many assets share it
 
     # -- problems ----------------------------------------------------------------------------
     def problem(self, path: PathT, message: str, *, key: bool = False) -> None:
@@ -63,10 +63,7 @@ class Expander:
 
     # -- the expansion -----------------------------------------------------------------------
     def expand(self) -> list[Job]:
-        total = sum(
-            _combinations(a) * (len(a.sizes) + PRESET_FILES.get(a.preset or "", 0))
-            for a in self.manifest.assets
-        )
+        total = sum(_combinations(a) * presets.sizes_and_files(a) for a in self.manifest.assets)
         if total > self.max_jobs:
             self.problem(
                 ("assets",),
@@ -92,7 +89,7 @@ class Expander:
             return
         settings = self.capable_settings(asset, provider, resolved.alias)
         apath: PathT = ("assets", asset.id)
-        vector = is_vector(resolved.alias or resolved.model_id)
+        vector = presets.is_vector(resolved.alias or resolved.model_id)
         self.check_fit(asset, resolved.alias or resolved.model_id, vector)
         groups = self.group_sizes(asset, resolved.sizes, apath, vector)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
@@ -206,7 +203,7 @@ class Expander:
         (the asset, or defaults: once)."""
         doc = self.manifest.doc
         assert doc is not None
-        for key, message in fit_problems(asset, model, vector):
+        for key, message in presets.fit_problems(asset, model, vector):
             path = self.setting_path(asset, key)
             if key == "formats" and path not in doc.marks:  # svg came from `format`
                 path = self.setting_path(asset, "format")
@@ -264,11 +261,11 @@ class Expander:
             ratio = _ratio_name(sizes, dims) if ":" in size else nearest_ratio(sizes, w, h)
             for fmt in asset.formats:
                 if fmt != "ico":
-                    fit = output_fit(asset.settings, fmt)
+                    fit = presets.output_fit(asset.settings, fmt)
                     groups.setdefault(ratio, (dims, []))[1].append(
                         OutputTarget("", w, h, fmt, size, fit=fit)
                     )
-        ico = ico_target(squares, asset.settings) if "ico" in asset.formats else None
+        ico = presets.ico_target(squares, asset.settings) if "ico" in asset.formats else None
         if "ico" in asset.formats and ico is None and asset.sizes:
             self.problem(
                 (*apath, "formats"),
@@ -276,7 +273,7 @@ class Expander:
                 '16x16 to 256x256 in sizes (e.g. "32x32")',
             )
         name = str(self.manifest.brand.get("name") or self.manifest.kit["name"])
-        extra = preset_targets(asset, name, vector, sizes[nearest_ratio(sizes, 1, 1)])
+        extra = presets.preset_targets(asset, name, vector, sizes[nearest_ratio(sizes, 1, 1)])
         for t in [ico, *extra] if ico else extra:
             groups.setdefault(nearest_ratio(sizes, t.width, t.height), ((0, 0), []))[1].append(t)
         return {ratio: (sizes[ratio], targets) for ratio, (_, targets) in groups.items()}
@@ -327,7 +324,7 @@ class Expander:
             return None
         if not self.writable(asset, clean, combo):
             return None
-        return replace(proto, path=clean)
+        return OutputTarget(clean, w, h, fmt, proto.size, proto.fit, proto.ico_sizes, proto.text)
 
     def rendered_path(
         self, asset: Asset, out_tpl: Template, ctx: dict[str, Any], combo: Combo

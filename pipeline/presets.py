@@ -45,6 +45,11 @@ TEXT_FORMATS = ("webmanifest", "html")
 PRESET_FILES = {"favicon": len(FAVICON_FILES), "social": len(SOCIAL)}
 
 
+def sizes_and_files(asset: Asset) -> int:
+    """How many sizes and preset files an asset declares (its outputs, within a few)."""
+    return len(asset.sizes) + PRESET_FILES.get(asset.preset or "", 0)
+
+
 def is_vector(model: str | None) -> bool:
     """A vector model (its master is an SVG): an alias or id ending in "-vector"."""
     return model is not None and model.endswith("-vector")
