@@ -139,6 +139,15 @@ def test_a_preset_with_sizes_adds_the_asset_s_own_outputs() -> None:
     assert set(found) == {"logo/logo-1x1.png", "logo/logo-64x64.png", *RASTER_FILES}
 
 
+def test_out_names_the_asset_s_own_outputs_never_the_preset_files() -> None:
+    found = targets(
+        FAVICON.replace(
+            "preset:", 'sizes: ["64x64"], out: "brand/{{ size }}.{{ format }}", preset:'
+        )
+    )
+    assert set(found) == {"brand/64x64.png", *RASTER_FILES}
+
+
 def test_a_preset_in_a_matrix_writes_one_folder_per_combination() -> None:
     found = targets(
         "assets:\n  logo: {prompt: '{{ c }} mark', matrix: {c: [red, blue]}, preset: favicon}\n"
