@@ -229,6 +229,8 @@ class _Planner:
         if self.force:
             return plan
         published, indexed = self._published(key, target)
+        if published and target.transform():  # the lock's key names the master, not the
+            published = self._holds(ck, target)  # fit/ico sizes/text: the bytes must match
         if published and ck in self.cached:
             plan.source, plan.published = "published", indexed
             return plan
@@ -240,6 +242,11 @@ class _Planner:
         if entry is not None and published:  # (its bytes already verified)
             plan.source, plan.dist_sha = "dist", entry.sha256  # the cache was lost: re-seed it
         return plan
+
+    def _holds(self, ck: str, target: OutputTarget) -> bool:
+        """Does dist/latest hold the cached bytes of output `ck` (the lock's sha256)?"""
+        record = self.cache.get(ck) if ck in self.cached else None
+        return record is not None and record.sha256 == self.lock[target.path].sha256
 
     def _published(self, key: str, target: OutputTarget) -> tuple[bool, IndexEntry | None]:
         """Is this exact output in dist/latest, the lock vouching for it and the file there

@@ -227,12 +227,30 @@ def test_contain_with_pad_builds_a_padded_output_and_a_multi_size_ico(
     p = write_manifest(
         tmp_path / "p",
         HEAD + "assets:\n  a: {prompt: a mark, fit: contain, pad: ink, "
-        'sizes: ["1200x600", "16x16", "32x32", "48x48"], formats: [png, ico]}\n',
+        'sizes: ["1200x400", "16x16", "32x32", "48x48"], formats: [png, ico]}\n',
     ).parent
     code, _, err = run(p, "build")  # assert_published_tree: every ico frame decodes
     assert code == 0, err
     latest = p / "dist" / "latest"
-    with Image.open(latest / "a" / "a-1200x600.png") as image:
-        assert image.convert("RGB").getpixel((0, 300)) == (0x11, 0x22, 0x33)  # padded sides
+    with Image.open(latest / "a" / "a-1200x400.png") as image:
+        assert image.convert("RGB").getpixel((0, 200)) == (0x11, 0x22, 0x33)  # padded sides
     with Image.open(latest / "a" / "a.ico") as ico:
         assert sorted(ico.info["sizes"]) == [(16, 16), (32, 32), (48, 48)]
+
+
+def test_a_new_fit_recuts_published_outputs_and_pays_nothing(run: Run, tmp_path: Path) -> None:
+    """The lock's key names the master: an output whose fit changed is cut again, never
+    taken from dist/latest, where the old fit's bytes are."""
+    manifest = write_manifest(
+        tmp_path / "p", HEAD + 'assets:\n  a: {prompt: a mark, sizes: ["1200x400", "64x64"]}\n'
+    )
+    assert run(manifest.parent, "build")[0] == 0
+    text = manifest.read_text("utf-8")
+    manifest.write_text(text.replace("sizes:", "fit: contain, pad: ink, sizes:"), "utf-8")
+    plan = run.json(manifest.parent, "plan")
+    sources = {o["path"]: o["source"] for j in plan["jobs"] for o in j["outputs"]}
+    assert sources == {"a/a-1200x400.png": "derive", "a/a-64x64.png": "derive"}
+    assert plan["summary"]["generate"] == 0
+    manifest.write_text(text, "utf-8")  # back to cover: the published files are still it
+    plan = run.json(manifest.parent, "plan")
+    assert {o["source"] for j in plan["jobs"] for o in j["outputs"]} == {"published"}
