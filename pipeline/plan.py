@@ -229,8 +229,8 @@ class _Planner:
         if self.force:
             return plan
         published, indexed = self._published(key, target)
-        if published and target.transform():  # the lock's key names the master, not the
-            published = self._holds(ck, target)  # fit/ico sizes/text: the bytes must match
+        if published and target.transform() and (ck in self.cached or key in self.cached):
+            published = self._holds(ck, target)  # the lock's key names only the master
         if published and ck in self.cached:
             plan.source, plan.published = "published", indexed
             return plan
@@ -244,7 +244,8 @@ class _Planner:
         return plan
 
     def _holds(self, ck: str, target: OutputTarget) -> bool:
-        """Does dist/latest hold the cached bytes of output `ck` (the lock's sha256)?"""
+        """Is `ck` cached with the lock's sha256? (With neither it nor its master cached,
+        the cache was lost: dist is trusted, as for plain outputs, rather than paying.)"""
         record = self.cache.get(ck) if ck in self.cached else None
         return record is not None and record.sha256 == self.lock[target.path].sha256
 

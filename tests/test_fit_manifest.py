@@ -4,6 +4,7 @@ OutputTargets (DESIGN "Vector assets, icon sets and fit"). The pixels are derive
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -236,6 +237,9 @@ def test_contain_with_pad_builds_a_padded_output_and_a_multi_size_ico(
         assert image.convert("RGB").getpixel((0, 200)) == (0x11, 0x22, 0x33)  # padded sides
     with Image.open(latest / "a" / "a.ico") as ico:
         assert sorted(ico.info["sizes"]) == [(16, 16), (32, 32), (48, 48)]
+    shutil.rmtree(p / ".brandkit")  # the cache lost: dist/latest is trusted, nothing paid
+    plan = run.json(p, "plan")
+    assert {o["source"] for j in plan["jobs"] for o in j["outputs"]} == {"dist"}
 
 
 def test_a_new_fit_recuts_published_outputs_and_pays_nothing(run: Run, tmp_path: Path) -> None:
