@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from .manifest import Manifest, hex_color, parse_color
 
@@ -26,8 +27,9 @@ figure{margin:0;background:#fff;border:1px solid #e3e3e3;border-radius:8px;paddi
 figure img{width:100%;height:160px;object-fit:contain;background:#eee;border-radius:4px}
 figcaption{font-size:12px;word-break:break-all}figcaption .dims{color:#666}
 figcaption .prompt{color:#444;font-style:italic;margin-top:2px}
-figure .views{display:flex;align-items:flex-end;gap:.5rem;min-height:160px}
+figure .views{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.5rem;min-height:160px}
 figure .views img{width:auto;height:auto;max-width:100%;background:#eee}
+figure .zoom{display:block;max-width:100%;background:#eee 0 0/100% 100% no-repeat}
 .files{font-size:12px}
 """
 TEXT_FORMATS = ("webmanifest", "html")
@@ -74,7 +76,9 @@ def _swatches(manifest: Manifest) -> str:
 def _figure(o: dict[str, Any]) -> str:
     path = escape(o["path"], quote=True)
     small = " style='image-rendering:pixelated'" if max(o["width"], o["height"]) <= 64 else ""
-    img = _icon_views(o, path) or f"<img src='{path}' loading=lazy alt=''{small}>"
+    what = f"{o.get('asset') or o['path']}, {o['width']}×{o['height']} {o['format']}"
+    alt = escape(what, quote=True)
+    img = _icon_views(o, path, alt) or f"<img src='{path}' loading=lazy alt='{alt}'{small}>"
     prompt = escape(o.get("prompt") or "")
     return (
         f"<figure>{img}<figcaption><a href='{path}'>{escape(o['path'])}</a><br>"
@@ -84,20 +88,22 @@ def _figure(o: dict[str, Any]) -> str:
     )
 
 
-def _icon_views(o: dict[str, Any], path: str) -> str | None:
-    """An icon or an SVG at its real size beside a magnified view; None for other images."""
+def _icon_views(o: dict[str, Any], path: str, alt: str) -> str | None:
+    """An icon or an SVG at its real size (its one <img>) beside a magnified view (a
+    background, so the sheet keeps one image per output); None for other images."""
     w, h, fmt = o["width"], o["height"], o["format"]
     if fmt == "svg":  # no pixels of its own: drawn as an icon is, and large
         real, big, style = _scaled(w, h, 32), _scaled(w, h, ZOOM), ""
     elif fmt == "ico" or max(w, h) <= 256:
         k = max(1, ZOOM // max(w, h))
-        real, big, style = (w, h), (w * k, h * k), " style='image-rendering:pixelated'"
+        real, big, style = (w, h), (w * k, h * k), "image-rendering:pixelated;"
     else:
         return None
+    url = escape(quote(o["path"]), quote=True)  # %-encoded: no quote ends the CSS string
     return (
-        f"<div class=views><img src='{path}' width={real[0]} height={real[1]} alt='' "
-        f"title='real size'><img src='{path}' width={big[0]} height={big[1]} alt='' "
-        f"title='magnified'{style}></div>"
+        f"<div class=views><img src='{path}' width={real[0]} height={real[1]} alt='{alt}' "
+        f"title='real size'><span class=zoom title='magnified' style='width:{big[0]}px;"
+        f'aspect-ratio:{big[0]}/{big[1]};background-image:url("{url}");{style}\'></span></div>'
     )
 
 

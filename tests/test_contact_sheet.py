@@ -35,26 +35,40 @@ def images(html: str, path: str) -> list[str]:
     return re.findall(rf"<img src='{re.escape(path)}'[^>]*>", html)
 
 
+def zooms(html: str, path: str) -> list[str]:
+    return re.findall(rf"<span class=zoom[^>]*url\(\"{re.escape(path)}\"\)[^>]*>", html)
+
+
 def test_an_icon_is_shown_at_its_real_size_beside_a_magnified_unsmoothed_view() -> None:
-    real, big = images(sheet(("logo/favicon.ico", 48, 48, "ico")), "logo/favicon.ico")
-    assert "width=48 height=48" in real
-    assert "width=144 height=144" in big and "pixelated" in big  # whole pixels: 3x
+    html = sheet(("logo/favicon.ico", 48, 48, "ico"))
+    (real,) = images(html, "logo/favicon.ico")  # one image per output: the zoom is a background
+    (big,) = zooms(html, "logo/favicon.ico")
+    assert "width=48 height=48" in real and "alt='logo, 48×48 ico'" in real
+    assert "width:144px;aspect-ratio:144/144" in big and "pixelated" in big  # whole pixels: 3x
 
 
 def test_an_svg_is_shown_at_favicon_size_and_large_keeping_its_aspect() -> None:
-    real, big = images(sheet(("logo/logo-16x9.svg", 1344, 768, "svg")), "logo/logo-16x9.svg")
+    html = sheet(("logo/logo-16x9.svg", 1344, 768, "svg"))
+    (real,) = images(html, "logo/logo-16x9.svg")
+    (big,) = zooms(html, "logo/logo-16x9.svg")
     assert "width=32 height=18" in real
-    assert "width=160 height=91" in big and "pixelated" not in big
+    assert "width:160px;aspect-ratio:160/91" in big and "pixelated" not in big
+
+
+def test_a_path_with_a_quote_cannot_end_the_zoom_s_css_string() -> None:
+    html = sheet(("logo/it's.png", 32, 32, "png"))
+    assert """url("logo/it%27s.png")""" in html
 
 
 def test_a_large_raster_is_one_image_as_before() -> None:
-    (img,) = images(sheet(("logo/logo-16x9.png", 1344, 768, "png")), "logo/logo-16x9.png")
-    assert "width=" not in img
+    html = sheet(("logo/logo-16x9.png", 1344, 768, "png"))
+    (img,) = images(html, "logo/logo-16x9.png")
+    assert "width=" not in img and not zooms(html, "logo/logo-16x9.png")
 
 
 def test_text_outputs_are_listed_as_links_not_images() -> None:
     html = sheet(("logo/site.webmanifest", 1, 1, "webmanifest"), ("logo/head.html", 1, 1, "html"))
-    assert "<img" not in html
+    assert "<img" not in html and "class=zoom" not in html
     assert (
         "<li><a href='logo/site.webmanifest'>logo/site.webmanifest</a> (webmanifest)</li>" in html
     )
