@@ -1,9 +1,9 @@
 """index.html: a self-contained contact sheet of one version, grouped by asset.
 
-Icons (an ico, or a raster of at most 256 pixels a side) are shown at their real size
-beside a magnified view (whole pixels, unsmoothed); an SVG at 32 pixels (as a favicon is
-drawn) beside a 160-pixel view. Text outputs (site.webmanifest, head.html) are listed as
-links, not as images.
+Icons (an ico, or a raster of at most 256 pixels a side) are shown at their real size,
+those of 80 pixels and under beside a magnified view (whole pixels, unsmoothed); an SVG
+at 32 pixels (as a favicon is drawn) beside a 160-pixel view. Text outputs
+(site.webmanifest, head.html) are listed as links, not as images.
 """
 
 from __future__ import annotations
@@ -90,20 +90,24 @@ def _figure(o: dict[str, Any]) -> str:
 
 def _icon_views(o: dict[str, Any], path: str, alt: str) -> str | None:
     """An icon or an SVG at its real size (its one <img>) beside a magnified view (a
-    background, so the sheet keeps one image per output); None for other images."""
+    background, so the sheet keeps one image per output; none for an icon already over
+    half the view's size); None for other images."""
     w, h, fmt = o["width"], o["height"], o["format"]
     if fmt == "svg":  # no pixels of its own: drawn as an icon is, and large
         real, big, style = _scaled(w, h, 32), _scaled(w, h, ZOOM), ""
     elif fmt == "ico" or max(w, h) <= 256:
-        k = max(1, ZOOM // max(w, h))
+        k = ZOOM // max(w, h)
         real, big, style = (w, h), (w * k, h * k), "image-rendering:pixelated;"
     else:
         return None
     url = escape(quote(o["path"]), quote=True)  # %-encoded: no quote ends the CSS string
+    zoom = (
+        f"<span class=zoom title='magnified' style='width:{big[0]}px;aspect-ratio:"
+        f'{big[0]}/{big[1]};background-image:url("{url}");{style}\'></span>'
+    )
     return (
         f"<div class=views><img src='{path}' width={real[0]} height={real[1]} alt='{alt}' "
-        f"title='real size'><span class=zoom title='magnified' style='width:{big[0]}px;"
-        f'aspect-ratio:{big[0]}/{big[1]};background-image:url("{url}");{style}\'></span></div>'
+        f"title='real size'>{zoom if big[0] >= 2 * real[0] else ''}</div>"
     )
 
 

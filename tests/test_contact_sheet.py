@@ -73,3 +73,9 @@ def test_text_outputs_are_listed_as_links_not_images() -> None:
         "<li><a href='logo/site.webmanifest'>logo/site.webmanifest</a> (webmanifest)</li>" in html
     )
     assert "<a href='logo/head.html'>" in html
+
+
+def test_an_icon_over_half_the_magnified_size_is_shown_once_at_real_size() -> None:
+    html = sheet(("logo/icon-192.png", 192, 192, "png"))
+    (real,) = images(html, "logo/icon-192.png")
+    assert "width=192 height=192" in real and not zooms(html, "logo/icon-192.png")
