@@ -41,7 +41,6 @@ FAVICON_FILES = (
     "favicon.ico", "favicon.svg", "apple-touch-icon.png", "icon-192.png", "icon-512.png",
     "icon-maskable-512.png", "site.webmanifest", "head.html",
 )  # fmt: skip
-TEXT_FORMATS = ("webmanifest", "html")
 PRESET_FILES = {"favicon": len(FAVICON_FILES), "social": len(SOCIAL)}
 
 
