@@ -20,7 +20,7 @@ from .jobs import GenerationSpec, Job, OutputTarget
 from .keys import content_key
 from .load import PathT, readable_path
 from .manifest import Asset, Manifest, Settings, hex_color
-from .models import MODELS, V4_STYLES, native_size, nearest_ratio
+from .models import MODELS, V4_STYLES, nearest_ratio
 from .output_paths import Clashes, output_path_problem, safe_output_path
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
@@ -28,8 +28,18 @@ from .sandbox import slug
 from .templates import Combo, Template, Templates, combo_hint
 
 MAX_PROMPT = 10_000  # characters, as every provider allows
-MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
+MAX_SIDE = presets.MAX_SIDE  # pixels, for an exact size (cut from a master of at most 3072)
 DEFAULT_MAX_JOBS = 100_000
+
+
+def ratio_label(size: str, ratio_format: str | None) -> str:
+    """How a size is written in a default output path: an exact size as it is
+    (`1200x630`), a ratio by the kit's `ratio_format` (`16x9` by default, which writes
+    a square `1x1`; `{w}-{h}` writes `16-9` and `1-1`)."""
+    w, colon, h = size.partition(":")
+    if not colon:
+        return size
+    return (ratio_format or "{w}x{h}").replace("{w}", w).replace("{h}", h)
 
 
 class Expander:
@@ -253,8 +263,9 @@ class Expander:
         groups: dict[str, tuple[tuple[int, int], list[OutputTarget]]] = {}
         squares = []
         for i, size in enumerate(asset.sizes):
-            dims = self.size_dims(sizes, size, (*apath, "sizes", i))
+            dims, why = presets.size_dims(sizes, size)
             if dims is None:
+                self.problem((*apath, "sizes", i), why)
                 continue
             w, h = dims
             squares.extend([w] if w == h and ":" not in size else [])
@@ -278,28 +289,6 @@ class Expander:
             groups.setdefault(nearest_ratio(sizes, t.width, t.height), ((0, 0), []))[1].append(t)
         return {ratio: (sizes[ratio], targets) for ratio, (_, targets) in groups.items()}
 
-    def size_dims(
-        self, sizes: dict[str, tuple[int, int]], size: str, where: PathT
-    ) -> tuple[int, int] | None:
-        """An asset's size in pixels: a ratio's native size, or an exact size (or None)."""
-        if ":" in size:
-            native = native_size(sizes, size)
-            if native is None:
-                self.problem(
-                    where,
-                    f"{size!r} is not a native aspect ratio "
-                    f"of this model; use one of {', '.join(sizes)}, or an exact "
-                    'size like "1200x630"',
-                )
-            return native
-        w, h = (int(x) for x in size.split("x"))
-        if max(w, h) > MAX_SIDE:
-            self.problem(
-                where, f"{size!r} is too large: exact sizes are at most {MAX_SIDE} pixels a side"
-            )
-            return None
-        return w, h
-
     def output(
         self,
         asset: Asset,
@@ -310,7 +299,7 @@ class Expander:
         combo: Combo,
     ) -> OutputTarget | None:
         """One output of a combination, or None (said) where its path would not do."""
-        label = proto.size.replace(":", "x")
+        label = ratio_label(proto.size, self.manifest.kit.get("ratio_format"))
         fmt, w, h = proto.format, proto.width, proto.height
         if proto.path:  # a preset's file: its own name, in the asset's (combination's) folder
             folder = f"{asset.id}/{stem}" if combo else asset.id

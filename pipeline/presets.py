@@ -25,8 +25,9 @@ from html import escape
 
 from .jobs import COVER, RGB, Fit, OutputTarget
 from .manifest import Asset, Settings, hex_color
-from .models import MODELS
+from .models import MODELS, native_size
 
+MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
 ICO_MIN, ICO_MAX = 16, 256
 FAVICON_ICO = (16, 32, 48)
 MASKABLE_SAFE_ZONE = 0.8
@@ -80,6 +81,22 @@ def fit_problems(asset: Asset, model: str, vector: bool) -> list[tuple[str, str]
             )
         )
     return problems
+
+
+def size_dims(sizes: dict[str, tuple[int, int]], size: str) -> tuple[tuple[int, int] | None, str]:
+    """An asset's size in pixels (a ratio's native size, or an exact size), or None and
+    why not."""
+    if ":" in size:
+        native = native_size(sizes, size)
+        why = (
+            f"{size!r} is not a native aspect ratio of this model; use one of "
+            f'{", ".join(sizes)}, or an exact size like "1200x630"'
+        )
+        return native, "" if native else why
+    w, h = (int(x) for x in size.split("x"))
+    if max(w, h) > MAX_SIDE:
+        return None, f"{size!r} is too large: exact sizes are at most {MAX_SIDE} pixels a side"
+    return (w, h), ""
 
 
 def output_fit(settings: Settings, fmt: str) -> Fit:

@@ -10,20 +10,21 @@ or reads anything.
 
 The binding is `resvg` 0.2.0 (PyO3 over the Rust crate), chosen by measuring it against
 `resvg-py` 0.5.0 and cairosvg 2.9.1, rendering a 600-path 2048-unit drawing and decoding
-it into Pillow (min of 3, on 2 loaded shared cores; /tmp bench, figures in the commit):
+it into Pillow (min of 3, on 2 loaded shared cores; figures in the commit 1cf3838):
 16 px 22 / 38 / 939 ms, 512 px 444 / 649 / 943 ms, 2048 px 2,635 / 4,178 / 3,078 ms
 (resvg / resvg-py / cairosvg). resvg and resvg-py give identical pixels (the same Rust
 core; resvg-py is the drop-in fallback); cairosvg differs by 2.5/255 on average. None
-fetched anything from a loopback server. resvg's `Options.default()` loads no font (resvg-py loads
-the system's unless told not to): text that is not paths renders as nothing, the same
-on every machine.
+fetched anything from a loopback server. resvg runs in a worker process with a deadline
+and a memory cap (svg_worker.py), with no font loaded (resvg-py loads the system's
+unless told not to): text that is not paths renders as nothing, the same on every
+machine.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import replace
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .jobs import COVER, Fit
@@ -36,8 +37,6 @@ ViewBox = tuple[float, float, float, float]
 DEFAULT_VIEWBOX: ViewBox = (0.0, 0.0, 100.0, 100.0)  # an SVG with no size: resvg's 100x100
 MAX_RENDER_SIDE = 8192
 CLIP_ID = "brandkit-drawing"
-# resvg.render takes an affine as (a, b, c, d, e, f): x' = ax + by + c, y' = dx + ey + f
-IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
 def render(svg: bytes, width: int, height: int, *, fit: Fit = COVER) -> Image.Image:
@@ -71,24 +70,11 @@ def sanitised(svg: bytes) -> bytes:
 
 
 def draw(svg: bytes) -> bytes:
-    """resvg's PNG of `svg` at its own width x height: no sanitising, no framing."""
-    import resvg
+    """resvg's PNG of `svg` at its own width x height, no sanitising, no framing: in a
+    worker process with a deadline and a memory cap (svg_worker.py)."""
+    from .svg_worker import draw as draw_isolated
 
-    try:
-        tree = resvg.usvg.Tree.from_str(svg.decode("utf-8"), _options())
-        return resvg.render(tree, IDENTITY)
-    except Exception as error:  # resvg raises plain Exceptions with its parser's text
-        raise SvgRejected(f"resvg cannot render it ({str(error)[:80]})") from None
-
-
-@cache
-def _options():  # -> resvg.usvg.Options
-    """resvg's options: no fonts loaded, relative paths resolved nowhere."""
-    import resvg
-
-    options = resvg.usvg.Options.default()
-    options.resources_dir = "/nonexistent/brandkit-renders-read-nothing"
-    return options
+    return draw_isolated(svg)
 
 
 def crop_viewbox(svg: bytes, width: int, height: int, *, fit: Fit = COVER) -> bytes:

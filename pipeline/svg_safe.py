@@ -16,12 +16,19 @@ even with `load_dtd=False`: seen reading a file: URL). Measured against defusedx
 defusedxml (pure-Python expat handlers) in 702 ms and 581 ms.
 
 What survives: SVG-namespace elements of a static drawing (ALLOWED_ELEMENTS: no script,
-foreignObject, animation or handler), unprefixed attributes (no `on*`), `xlink:href`,
-`xml:space` and `xml:lang`; a href only when it is a `#fragment` or a raster
-`data:image/...` URI; in `style` attributes and `<style>`, no `@import` and no `url()` to
-anything but those; CSS with a backslash escape (which could spell `url` another way)
-is dropped. Comments and processing instructions go. The same input always gives the
-same bytes.
+foreignObject, animation, handler, filter or marker), unprefixed attributes (no `on*`,
+no DROPPED_PROPERTIES), `xlink:href`, `xml:space` and `xml:lang`; a href only when it is
+a `#fragment` or a base64 PNG, JPEG or GIF `data:image/...` URI of at most
+MAX_EMBEDDED_PIXELS; in
+`style` attributes and `<style>`, no `@import`, no DROPPED_PROPERTIES and no `url()` to
+anything but a `#fragment`; CSS with a backslash escape (which could spell `url`
+another way) is dropped. Comments and processing instructions go. The same input
+always gives the same bytes.
+
+Filters, markers and dash patterns go because resvg has no deadline: on a 512 px
+canvas, feTurbulence numOctaves=100000, feMorphology radius=100000, feConvolveMatrix
+order=300 and a 200,000-unit filter region each ran past 30 s, as did 1,000 paths of
+0.2-unit dashes. A Recraft vector is filled paths; none of them is in it.
 """
 
 from __future__ import annotations
@@ -41,70 +48,35 @@ SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
-ALLOWED_ELEMENTS = frozenset(
-    [
-        "svg",
-        "g",
-        "defs",
-        "symbol",
-        "use",
-        "title",
-        "desc",
-        "path",
-        "rect",
-        "circle",
-        "ellipse",
-        "line",
-        "polyline",
-        "polygon",
-        "text",
-        "tspan",
-        "textPath",
-        "image",
-        "clipPath",
-        "mask",
-        "pattern",
-        "marker",
-        "linearGradient",
-        "radialGradient",
-        "stop",
-        "filter",
-        "style",
-        "switch",
-        "a",
-        "view",
-        "feBlend",
-        "feColorMatrix",
-        "feComponentTransfer",
-        "feComposite",
-        "feConvolveMatrix",
-        "feDiffuseLighting",
-        "feDisplacementMap",
-        "feDistantLight",
-        "feDropShadow",
-        "feFlood",
-        "feFuncA",
-        "feFuncB",
-        "feFuncG",
-        "feFuncR",
-        "feGaussianBlur",
-        "feImage",
-        "feMerge",
-        "feMergeNode",
-        "feMorphology",
-        "feOffset",
-        "fePointLight",
-        "feSpecularLighting",
-        "feSpotLight",
-        "feTile",
-        "feTurbulence",
-    ]
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# A static drawing. No filter (feTurbulence's numOctaves, feMorphology's radius,
+# feConvolveMatrix's order or a filter region can each make resvg run for minutes, all
+# measured), no marker (a path's every vertex times the marker's elements).
+ALLOWED_ELEMENTS = _words(
+    "svg g defs symbol use title desc path rect circle ellipse line polyline polygon "
+    "text tspan textPath image clipPath mask pattern linearGradient radialGradient stop "
+    "style switch a view"
 )
+# Properties that point at what is dropped above (a dangling filter reference would hide
+# its element), or multiply the work per path: a dash pattern's count is the path's length
+# over the pattern, and transforms leave a path's length unbounded (1,000 paths of 0.2-unit
+# dashes: minutes).
+DROPPED_PROPERTIES = _words("filter marker marker-start marker-mid marker-end stroke-dasharray")
+MAX_EMBEDDED_PIXELS = 4096 * 4096  # a data:image/... raster's claimed width x height
 _XML_ATTRS = frozenset({f"{{{XML_NS}}}space", f"{{{XML_NS}}}lang"})
 _HREFS = frozenset({"href", f"{{{XLINK_NS}}}href"})
-_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|jpg|gif|webp)[;,]", re.IGNORECASE)
+_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|jpg|gif);base64,", re.IGNORECASE)
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE})
+_URL_START = re.compile(r"url\(\s*['\"]?\s*(.?)", re.IGNORECASE)
 _URL = re.compile(r"url\(\s*(['\"]?)(.*?)\1\s*\)", re.IGNORECASE | re.DOTALL)
 _IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
+_SHEET_DROPPED = re.compile(
+    r"(?<![\w-])(filter|marker(-start|-mid|-end)?|stroke-dasharray)\s*:[^;}]*;?", re.I
+)
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _FETCHING_FUNCTIONS = re.compile(r"(image-set|image|src|cross-fade|element)\s*\(", re.I)
 _BARE_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[<>]*>")
@@ -263,10 +235,10 @@ def _clean_attribute(name: str, value: str) -> str | None:
     """The attribute's safe value, or None to drop it."""
     if name.startswith("{") and name not in _XML_ATTRS and name not in _HREFS:
         return None  # other namespaces: xlink:role, xml:base, inkscape:..., ...
-    if _local(name).lower().startswith("on"):
-        return None  # event handlers
+    if _local(name).lower().startswith("on") or name in DROPPED_PROPERTIES:
+        return None  # event handlers; filters, markers, dashes
     if name in _HREFS:
-        return value if _safe_target(value) else None
+        return value if _safe_href(value) else None
     if name == "style":
         return _clean_declarations(value)
     if "url(" in value.lower() or "\\" in value:
@@ -274,10 +246,45 @@ def _clean_attribute(name: str, value: str) -> str | None:
     return value
 
 
-def _safe_target(value: str) -> bool:
-    """A reference that stays inside the document: `#id` or a raster data: URI."""
+def _safe_href(value: str) -> bool:
+    """A reference that stays inside the document: `#id`, or a base64 raster data: URI
+    whose header claims at most MAX_EMBEDDED_PIXELS (a decompression bomb claims more)."""
     target = value.strip()
-    return target.startswith("#") or _DATA_IMAGE.match(target) is not None
+    if target.startswith("#"):
+        return True
+    match = _DATA_IMAGE.match(target)
+    return match is not None and _small_raster(target[match.end() :])
+
+
+def _small_raster(payload: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    size = _raster_size(raw)
+    return size is not None and size[0] * size[1] <= MAX_EMBEDDED_PIXELS
+
+
+def _raster_size(raw: bytes) -> tuple[int, int] | None:
+    """A PNG's, GIF's or JPEG's width and height from its header, else None. Read by
+    hand: Pillow's own bomb check warns, and warning filters are process-wide."""
+    if raw.startswith(b"\x89PNG\r\n\x1a\n") and raw[12:16] == b"IHDR":
+        return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    if raw[:6] in (b"GIF87a", b"GIF89a"):
+        return int.from_bytes(raw[6:8], "little"), int.from_bytes(raw[8:10], "little")
+    pos = 2 if raw.startswith(b"\xff\xd8") else len(raw)
+    while pos + 9 <= len(raw) and raw[pos] == 0xFF:
+        marker, length = raw[pos + 1], int.from_bytes(raw[pos + 2 : pos + 4], "big")
+        if marker in _JPEG_SOF:
+            return (
+                int.from_bytes(raw[pos + 7 : pos + 9], "big"),
+                int.from_bytes(raw[pos + 5 : pos + 7], "big"),
+            )
+        pos += 2 + max(length, 2)  # each step moves on: the loop ends
+    return None
 
 
 def _clean_declarations(css: str) -> str | None:
@@ -290,20 +297,29 @@ def _clean_declarations(css: str) -> str | None:
 def _safe_css(css: str) -> bool:
     if "\\" in css or "@import" in css.lower() or _FETCHING_FUNCTIONS.search(css):
         return False
-    return all(_safe_target(m.group(2)) for m in _URL.finditer(css))
+    if css.partition(":")[0].strip().lower() in DROPPED_PROPERTIES:
+        return False
+    return _only_fragment_urls(css)
+
+
+def _only_fragment_urls(css: str) -> bool:
+    """Whether every `url(` in `css` opens a `#fragment` (closed or not)."""
+    return all(m.group(1) == "#" for m in _URL_START.finditer(css))
 
 
 def _clean_style_element(element) -> None:
-    """A <style> sheet without @import, escapes or fetching url()s (drop it if escaped)."""
+    """A <style> sheet without @import, escapes, dropped properties or url()s to
+    anything but a #fragment (the whole sheet goes if it holds an escape)."""
     css = _CSS_COMMENT.sub("", "".join(element.itertext()))
     for child in list(element):
         element.remove(child)
     if "\\" in css:
         element.text = None
         return
-    css = _IMPORT.sub("", css)
+    css = _SHEET_DROPPED.sub("", _IMPORT.sub("", css))
     css = _FETCHING_FUNCTIONS.sub("none(", css)
-    element.text = _URL.sub(lambda m: m.group(0) if _safe_target(m.group(2)) else "none", css)
+    css = _URL.sub(lambda m: m.group(0) if m.group(2).strip().startswith("#") else "none", css)
+    element.text = css if _only_fragment_urls(css) else None
 
 
 def _check_use_expansion(root) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 from lxml import etree
@@ -151,3 +152,74 @@ def test_resvg_itself_fetches_nothing_even_unsanitised(loopback) -> None:  # noq
     with Image.open(io.BytesIO(draw(_hostile(base)))) as image:
         assert image.size == (16, 16)
     assert seen == []
+
+
+CIRCLE = '<circle r="1"/>'
+
+
+def test_render_bombs_lose_their_multipliers_and_render_at_once() -> None:
+    # Each of these ran past 30 s in resvg at 512 px before sanitising.
+    vertices = " ".join(f"L{i % 100} {i // 100}" for i in range(20_000))
+    svg = (
+        f'<svg xmlns="{SVG}" viewBox="0 0 100 200"><defs>'
+        '<filter id="t"><feTurbulence baseFrequency="0.05" numOctaves="100000"/></filter>'
+        '<filter id="m"><feMorphology operator="dilate" radius="100000"/></filter>'
+        f'<marker id="k">{CIRCLE * 500}</marker></defs>'
+        '<rect width="50" height="200" fill="#00ff00" filter="url(#t)"/>'
+        '<rect x="50" width="50" height="200" fill="#0000ff" style="filter:url(#m)"/>'
+        f'<path d="M0 0 {vertices}" marker-mid="url(#k)" fill="none" stroke="#000" '
+        'stroke-width="0.01" stroke-dasharray="0.001"/></svg>'
+    ).encode()
+    started = time.perf_counter()
+    image = render(svg, 256, 512)
+    assert time.perf_counter() - started < 30  # generous: about 0.1 s here
+    # the filtered elements are still drawn, without their filters
+    assert image.getpixel((10, 500)) == (0, 255, 0, 255)
+    assert image.getpixel((250, 500)) == (0, 0, 255, 255)
+
+
+def _clipped_groups(count: int) -> bytes:
+    """Sanitised-safe, and slow: each clipped group costs resvg a canvas-sized mask."""
+    groups = '<g clip-path="url(#c)"><rect width="512" height="512"/></g>' * count
+    return (
+        f'<svg xmlns="{SVG}" viewBox="0 0 512 512"><clipPath id="c">'
+        f'<rect width="100" height="100"/></clipPath>{groups}</svg>'
+    ).encode()
+
+
+def test_a_render_past_its_deadline_is_refused_and_the_next_one_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline import svg_worker
+
+    monkeypatch.setattr(svg_worker, "RENDER_SECONDS", 1.0)
+    started = time.perf_counter()
+    with pytest.raises(SvgRejected, match="longer than 1 s"):
+        render(_clipped_groups(1000), 2048, 2048)  # minutes, unbounded
+    assert time.perf_counter() - started < 20
+    assert render(SQUARE, 16, 16).getpixel((8, 8)) == (*GREEN, 255)
+
+
+def test_a_render_that_runs_out_of_memory_is_refused_and_the_next_one_works() -> None:
+    patterns = "".join(
+        f'<pattern id="p{i + 1}" width="{2 ** (i + 1)}" height="{2 ** (i + 1)}" '
+        f'patternUnits="userSpaceOnUse"><rect width="{2 ** (i + 1)}" '
+        f'height="{2 ** (i + 1)}" fill="url(#p{i})"/></pattern>'
+        for i in range(20)
+    )
+    bomb = (
+        f'<svg xmlns="{SVG}" viewBox="0 0 512 512"><pattern id="p0" width="1" height="1" '
+        'patternUnits="userSpaceOnUse"><rect width="0.5" height="0.5"/></pattern>'
+        f'{patterns}<rect width="512" height="512" fill="url(#p20)"/></svg>'
+    ).encode()  # resvg asks for 70 TB and aborts: in the worker, not in brandkit
+    with pytest.raises(SvgRejected, match="died"):
+        render(bomb, 2048, 2048)
+    assert render(SQUARE, 16, 16).getpixel((8, 8)) == (*GREEN, 255)
+
+
+def test_the_worker_gets_no_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import svg_worker
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    assert "OPENAI_API_KEY" not in svg_worker._environment()
+    assert svg_worker._environment()["PYTHONPATH"]

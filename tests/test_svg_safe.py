@@ -4,11 +4,14 @@ bounded time and memory, without touching the network or the disk."""
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from pipeline.svg_safe import MAX_BYTES, SvgRejected, is_svg, sanitise
@@ -118,15 +121,32 @@ def test_external_file_and_script_hrefs_are_dropped(href: str) -> None:
         assert image.attrib == {"width": "4", "height": "4"}, attribute
 
 
+def _data_uri(fmt: str, size: tuple[int, int] = (4, 4), claim: int | None = None) -> str:
+    """A real PNG/JPEG/GIF as a data: URI; `claim` patches a JPEG's SOF to that size."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, fmt.upper())
+    raw = buffer.getvalue()
+    if claim is not None:
+        sof = raw.index(b"\xff\xc0")
+        raw = raw[: sof + 5] + claim.to_bytes(2, "big") * 2 + raw[sof + 9 :]
+    return f"data:image/{fmt};base64," + base64.b64encode(raw).decode()
+
+
 def test_fragment_and_raster_data_hrefs_survive() -> None:
-    png = "data:image/png;base64,iVBORw0KGgo="
+    rasters = [_data_uri("png"), _data_uri("jpeg"), _data_uri("gif")]
+    images = "".join(f'<image href="{uri}" width="2" height="2"/>' for uri in rasters)
     out = sanitise(
         f'{OPEN}<defs><rect id="r" width="2" height="2"/></defs><use xlink:href="#r"/>'
-        f'<image href="{png}" width="2" height="2"/></svg>'.encode()
+        f"{images}</svg>".encode()
     )
     tree = _tree(out)
     assert tree.find(f"{{{SVG}}}use").get("{http://www.w3.org/1999/xlink}href") == "#r"
-    assert tree.find(f"{{{SVG}}}image").get("href") == png
+    assert [image.get("href") for image in tree.iter(f"{{{SVG}}}image")] == rasters
 
 
 def test_css_urls_to_other_documents_are_removed_from_style_attributes() -> None:
@@ -283,3 +303,97 @@ def test_is_svg_sniffs_svg_documents_only() -> None:
     assert is_svg(b'\xef\xbb\xbf<?xml version="1.0"?>\n' + RECRAFT_LIKE.encode())
     assert not is_svg(b"\x89PNG\r\n\x1a\n")
     assert not is_svg(b"<html></html>")
+
+
+def test_filters_markers_and_dashes_are_dropped_and_their_elements_kept() -> None:
+    out = sanitise(
+        f'{OPEN}<defs><filter id="f"><feTurbulence numOctaves="100000"/></filter>'
+        '<marker id="m"><circle r="1"/></marker></defs>'
+        "<style>.a{filter:url(#f);fill:red} .b{stroke-dasharray:1 1;marker-mid:url(#m)}</style>"
+        '<rect class="a" width="8" height="8" filter="url(#f)" marker-end="url(#m)" '
+        'stroke-dasharray="0.1" style="filter:url(#f);stroke-dasharray:0.1;fill:blue"/>'
+        "</svg>".encode()
+    )
+    tree = _tree(out)
+    assert b"filter" not in out and b"marker" not in out and b"dasharray" not in out
+    assert tree.find(f"{{{SVG}}}rect").attrib == {
+        "class": "a",
+        "width": "8",
+        "height": "8",
+        "style": "fill:blue",
+    }
+    assert ".a{fill:red}" in tree.find(f"{{{SVG}}}style").text
+
+
+def _png_claiming(width: int, height: int) -> str:
+    import base64
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, payload: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(tag + payload))
+        return struct.pack(">I", len(payload)) + tag + payload + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def test_embedded_rasters_that_claim_too_many_pixels_are_dropped() -> None:
+    bomb, small = _png_claiming(30000, 30000), _png_claiming(64, 64)
+    jpeg_bomb = _data_uri("jpeg", claim=30000)
+    out = sanitise(
+        f'{OPEN}<image href="{bomb}" width="1" height="1"/>'
+        f'<image href="{small}" width="1" height="1"/>'
+        f'<image href="{jpeg_bomb}" width="1" height="1"/>'
+        '<image href="data:image/png;base64,not-base64!" width="1" height="1"/></svg>'.encode()
+    )
+    hrefs = [image.get("href") for image in _tree(out).iter(f"{{{SVG}}}image")]
+    assert hrefs == [None, small, None, None]
+
+
+def test_css_urls_may_only_name_a_fragment() -> None:
+    out = sanitise(
+        f'{OPEN}<rect width="1" height="1" style="fill:url(data:image/png;base64,AAAA)"/>'
+        "</svg>".encode()
+    )
+    assert b"data:" not in out
+
+
+TAGS = ["g", "rect", "path", "script", "foreignObject", "filter", "use", "image", "style", "a"]
+ATTRIBUTES = ["onload", "href", "xlink:href", "style", "fill", "filter", "id", "width"]
+VALUES = ["#a", "http://x/y", "file:///etc/passwd", "url(http://x)", "url(#a)", "1", "", "a;b"]
+
+
+@st.composite
+def _svgs(draw: st.DrawFn) -> str:
+    def element(depth: int) -> str:
+        tag = draw(st.sampled_from(TAGS))
+        names = draw(st.lists(st.sampled_from(ATTRIBUTES), max_size=3, unique=True))
+        attributes = "".join(f' {name}="{draw(st.sampled_from(VALUES))}"' for name in names)
+        children = draw(st.lists(st.just(None), max_size=3 if depth < 3 else 0))
+        inner = "".join(element(depth + 1) for _ in children)
+        text = draw(st.sampled_from(["", "x", "@import url(http://x);", "a{fill:url(http://x)}"]))
+        return f"<{tag}{attributes}>{text}{inner}</{tag}>"
+
+    return f"{OPEN}{element(0)}</svg>"
+
+
+@settings(max_examples=50, deadline=None)
+@given(_svgs())
+def test_whatever_survives_is_safe_and_a_fixed_point(svg: str) -> None:
+    try:
+        out = sanitise(svg.encode())
+    except SvgRejected:
+        return  # e.g. a <use> that references itself
+    assert sanitise(out) == out
+    for element in _tree(out).iter():
+        assert etree.QName(element).localname not in ("script", "foreignObject", "filter")
+        for name, value in element.attrib.items():
+            assert not etree.QName(name).localname.startswith("on")
+            if etree.QName(name).localname == "href":
+                assert value.startswith("#")
+            assert not re.search(r"url\(\s*['\"]?[^#'\"\s]", value), value
+        if etree.QName(element).localname == "style":
+            css = element.text or ""
+            assert "@import" not in css and not re.search(r"url\(\s*['\"]?[^#'\"\s]", css)
