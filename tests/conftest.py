@@ -17,7 +17,7 @@ from hypothesis import settings
 from PIL import Image
 
 from pipeline.cli import main
-from tests.browser import browser  # noqa: F401  (headless Chromium, session-wide)
+from tests.browser import browser  # noqa: F401  (headless Chromium, one per module)
 from tests.emulator import Emulator
 from tests.emulator.fixture import emulator  # noqa: F401  (the loopback provider emulator)
 
