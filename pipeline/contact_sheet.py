@@ -1,9 +1,16 @@
-"""index.html: a self-contained contact sheet of one version, grouped by asset."""
+"""index.html: a self-contained contact sheet of one version, grouped by asset.
+
+Icons (an ico, or a raster of at most 256 pixels a side) are shown at their real size,
+those of 80 pixels and under beside a magnified view (whole pixels, unsmoothed); an SVG
+at 32 pixels (as a favicon is drawn) beside a 160-pixel view. Text outputs
+(site.webmanifest, head.html) are listed as links, not as images.
+"""
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from .manifest import Manifest, hex_color, parse_color
 
@@ -20,7 +27,13 @@ figure{margin:0;background:#fff;border:1px solid #e3e3e3;border-radius:8px;paddi
 figure img{width:100%;height:160px;object-fit:contain;background:#eee;border-radius:4px}
 figcaption{font-size:12px;word-break:break-all}figcaption .dims{color:#666}
 figcaption .prompt{color:#444;font-style:italic;margin-top:2px}
+figure .views{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.5rem;min-height:160px}
+figure .views img{width:auto;height:auto;max-width:100%;background:#eee}
+figure .zoom{display:block;max-width:100%;background:#eee 0 0/100% 100% no-repeat}
+.files{font-size:12px}
 """
+TEXT_FORMATS = ("webmanifest", "html")
+ZOOM = 160  # pixels: the magnified view of an icon
 
 
 def render_contact_sheet(index: dict[str, Any], manifest: Manifest) -> str:
@@ -38,8 +51,10 @@ def render_contact_sheet(index: dict[str, Any], manifest: Manifest) -> str:
         by_asset.setdefault(o.get("asset") or o["path"].split("/")[0], []).append(o)
     for asset, outputs in by_asset.items():
         parts.append(f"<h2>{escape(asset)}</h2><div class=grid>")
-        parts.extend(_figure(o) for o in outputs)
+        parts.extend(_figure(o) for o in outputs if o["format"] not in TEXT_FORMATS)
         parts.append("</div>")
+        texts = [_text_item(o) for o in outputs if o["format"] in TEXT_FORMATS]
+        parts.append(f"<ul class=files>{''.join(texts)}</ul>" if texts else "")
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -63,7 +78,7 @@ def _figure(o: dict[str, Any]) -> str:
     small = " style='image-rendering:pixelated'" if max(o["width"], o["height"]) <= 64 else ""
     what = f"{o.get('asset') or o['path']}, {o['width']}×{o['height']} {o['format']}"
     alt = escape(what, quote=True)
-    img = f"<img src='{path}' loading=lazy alt='{alt}'{small}>"
+    img = _icon_views(o, path, alt) or f"<img src='{path}' loading=lazy alt='{alt}'{small}>"
     prompt = escape(o.get("prompt") or "")
     return (
         f"<figure>{img}<figcaption><a href='{path}'>{escape(o['path'])}</a><br>"
@@ -71,3 +86,36 @@ def _figure(o: dict[str, Any]) -> str:
         f"{escape(str(o.get('provider')))}</span><div class=prompt>{prompt}</div>"
         f"</figcaption></figure>"
     )
+
+
+def _icon_views(o: dict[str, Any], path: str, alt: str) -> str | None:
+    """An icon or an SVG at its real size (its one <img>) beside a magnified view (a
+    background, so the sheet keeps one image per output; none for an icon already over
+    half the view's size); None for other images."""
+    w, h, fmt = o["width"], o["height"], o["format"]
+    if fmt == "svg":  # no pixels of its own: drawn as an icon is, and large
+        real, big, style = _scaled(w, h, 32), _scaled(w, h, ZOOM), ""
+    elif fmt == "ico" or max(w, h) <= 256:
+        k = ZOOM // max(w, h)
+        real, big, style = (w, h), (w * k, h * k), "image-rendering:pixelated;"
+    else:
+        return None
+    url = escape(quote(o["path"]), quote=True)  # %-encoded: no quote ends the CSS string
+    zoom = (
+        f"<span class=zoom title='magnified' style='width:{big[0]}px;aspect-ratio:"
+        f'{big[0]}/{big[1]};background-image:url("{url}");{style}\'></span>'
+    )
+    return (
+        f"<div class=views><img src='{path}' width={real[0]} height={real[1]} alt='{alt}' "
+        f"title='real size'>{zoom if big[0] >= 2 * real[0] else ''}</div>"
+    )
+
+
+def _scaled(w: int, h: int, side: int) -> tuple[int, int]:
+    """(w, h) scaled so the longer side is `side`."""
+    return max(1, round(w * side / max(w, h))), max(1, round(h * side / max(w, h)))
+
+
+def _text_item(o: dict[str, Any]) -> str:
+    path = escape(o["path"], quote=True)
+    return f"<li><a href='{path}'>{escape(o['path'])}</a> ({escape(o['format'])})</li>"
