@@ -198,6 +198,7 @@ STAGES = [
             "pipeline.execute",
             "pipeline.obtain",
             "pipeline.realise",
+            "pipeline.cutpool",
             "pipeline.session",
             "pipeline.results",
         },
