@@ -196,7 +196,8 @@ def main() -> None:
             rate = statistics.median(values)
             print(
                 f"{name:28s} {rate:8.1f} outputs/s  {rate / bare:5.2f}x bare  "
-                f"{rate / bare / cores:5.2f} per core"
+                f"{rate / bare / cores:5.2f} per core  "
+                f"CPU {statistics.median(cpu[name]) / outputs * 1000:6.1f} ms/output"
             )
         for method, values in startups.items():
             print(

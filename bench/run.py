@@ -45,7 +45,7 @@ PROVIDER_ENV = (
     "RECRAFT_API_TOKEN",
 )
 PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-FIGURES = ("startup", "noop", "change", "throughput", "memory")
+FIGURES = ("startup", "noop", "change", "throughput", "memory", "derive", "vector")
 NOOP_SIZES = (1_000, 10_000)
 NOOP_TARGET_MS = {1_000: 80.0, 10_000: 150.0}
 MAKE_RATIO_TARGET = 3.0  # at 10,000 outputs
@@ -752,6 +752,176 @@ def figure_memory(bench: Bench) -> list[Row]:
     ]
 
 
+# -- figure 6: cutting on every core ----------------------------------------------------------
+
+DERIVE_MASTERS = 2_000  # x 5 outputs = 10,000
+DERIVE_MASTER_PX = 256
+PARALLEL_TARGET = 0.8  # of cores x the bare loop's rate
+
+# Puts one distinct master per job of the derive kit in the project's cache, as if
+# generated (a local-provider render at 1024 px would cost more than the figure), and
+# prints, per job, the blob's path and the outputs to cut (for the bare loop).
+DERIVE_SETUP = """
+import io, json, sys
+from pathlib import Path
+from PIL import Image, ImageDraw
+from pipeline import workflow
+from pipeline.cache import Cache, RecordMeta
+from pipeline.project import Project
+project, px = Project.at(Path(sys.argv[1])), int(sys.argv[2])
+loaded = workflow.load(project, {})
+base = Image.radial_gradient("L").resize((px, px)).convert("RGB")
+work = []
+with Cache(project.cache_dir) as cache:
+    for i, jp in enumerate(workflow.plan(loaded, cache).jobs):
+        image = base.copy()
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((i % px, (i // px) * 7 % px, i % px + 40, (i // px) * 7 % px + 40),
+                       fill=(i * 37 % 256, i * 91 % 256, 120))
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG", compress_level=1)
+        meta = RecordMeta(width=px, height=px, format="png", provider="local",
+                          model=jp.job.model, spec=jp.job.spec.canonical())
+        record = cache.put(jp.job.key, buffer.getvalue(), meta)
+        work.append([str(cache.blob_path(record.sha256)),
+                     [[t.width, t.height, t.format] for t in jp.job.outputs]])
+print(json.dumps(work))
+"""
+
+# brandkit's cut stage alone: the plan is made first (untimed), then the executor runs it;
+# every job's master is cached, so all it does is cut and store every output.
+DERIVE_STAGE = """
+import asyncio, json, resource, sys, time
+from pathlib import Path
+from pipeline import workflow
+from pipeline.cache import Cache
+from pipeline.execute import Executor
+from pipeline.project import Project
+project = Project.at(Path(sys.argv[1]))
+loaded = workflow.load(project, {})
+with Cache(project.cache_dir) as cache:
+    plan = workflow.plan(loaded, cache)
+    executor = Executor(plan, cache, loaded.manifest, project.latest, env={})
+    start = time.perf_counter()
+    outcome = asyncio.run(executor.run())
+    wall = time.perf_counter() - start
+me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(json.dumps({"wall": wall, "derived": outcome.derived, "failures": len(outcome.failures),
+                  "pooled": executor.realiser.cutter.pooled,
+                  "cpu": me.ru_utime + me.ru_stime, "workers_cpu": kids.ru_utime + kids.ru_stime}))
+"""
+
+# The peer: the same crops, Lanczos resizes and encodes (derive.py's settings) with Pillow
+# alone, one process, each master decoded once; the outputs are not written anywhere.
+BARE_PILLOW = """
+import io, json, sys, time
+from PIL import Image
+work = json.load(sys.stdin)
+def fill(src, dst):
+    (sw, sh), (dw, dh) = src, dst
+    if sw * dh > dw * sh:
+        cw = sh * dw / dh
+        return ((sw - cw) / 2, 0, (sw + cw) / 2, sh)
+    ch = sw * dh / dw
+    return (0, (sh - ch) / 2, sw, (sh + ch) / 2)
+start = time.perf_counter()
+for path, targets in work:
+    with open(path, "rb") as f, Image.open(io.BytesIO(f.read())) as opened:
+        image = opened.convert("RGB")
+    for w, h, fmt in targets:
+        out = image.resize((w, h), Image.Resampling.LANCZOS, box=fill(image.size, (w, h)))
+        buffer = io.BytesIO()
+        if fmt == "png":
+            out.save(buffer, "PNG", compress_level=6)
+        else:
+            out.save(buffer, "WEBP", quality=90, method=4)
+print(json.dumps({"wall": time.perf_counter() - start}))
+"""
+
+
+def child_json(script: str, args: list[str], bench: Bench, stdin: str = "") -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        input=stdin,
+        cwd=REPO,
+        env=bench.env(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise HarnessError(f"a figure's child exited {proc.returncode}: {proc.stderr[-600:]}")
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def figure_derive(bench: Bench) -> list[Row]:
+    masters = DERIVE_MASTERS // 5 if bench.quick else DERIVE_MASTERS
+    kit = kits.derive_kit(masters)
+    template = kit.write(bench.tempdir("derive-"))
+    say(f"caching {masters:,} masters of {DERIVE_MASTER_PX} px for the derive figure")
+    work = json.loads(
+        run(
+            [sys.executable, "-c", DERIVE_SETUP, str(template), str(DERIVE_MASTER_PX)],
+            REPO,
+            bench.env(),
+        ).stdout
+    )
+    stage, bare, cpu, pooled = [], [], [], True
+    for i in range(bench.runs):
+        say(f"derive run {i + 1}/{bench.runs}: {kit.outputs:,} outputs, brandkit and bare Pillow")
+        project = bench.tempdir("derive-run-") / "p"
+        shutil.copytree(template, project)
+        got = child_json(DERIVE_STAGE, [str(project)], bench)
+        remove_tree(project)
+        if got["derived"] != kit.outputs or got["failures"]:
+            raise HarnessError(f"the cut stage derived {got['derived']} of {kit.outputs}")
+        pooled = pooled and got["pooled"]
+        stage.append(kit.outputs / got["wall"])
+        cpu.append((got["cpu"] / kit.outputs, got["workers_cpu"] / kit.outputs))
+        bare.append(kit.outputs / child_json(BARE_PILLOW, [], bench, json.dumps(work))["wall"])
+    remove_tree(template)
+    return [
+        parallel_row(
+            f"raster derive: {kit.outputs:,} outputs from {masters:,} masters",
+            bench.runs,
+            statistics.median(stage),
+            statistics.median(bare),
+            "bare Pillow loop",
+            f"{DERIVE_MASTER_PX} px PNG masters, 5 square png|webp outputs each; the cut stage "
+            f"includes storing every output in the cache; CPU per output: brandkit's process "
+            f"{statistics.median(c for c, _ in cpu) * 1000:.2f} ms (plan included), "
+            f"its workers {statistics.median(w for _, w in cpu) * 1000:.2f} ms"
+            f"{'' if pooled else '; NO process pool started'}",
+        )
+    ]
+
+
+def parallel_row(label: str, runs: int, rate: float, peer: float, who: str, note: str) -> Row:
+    cores = os.cpu_count() or 1
+    ratio = rate / peer
+    return Row(
+        label,
+        runs,
+        f"{rate:.0f} outputs/s",
+        f"{peer:.0f} outputs/s ({who}, 1 process)",
+        f"{ratio:.2f}x ({ratio / cores:.2f} x {cores} cores)",
+        f">= {PARALLEL_TARGET * cores:.1f}x ({PARALLEL_TARGET} x cores)",
+        verdict(ratio >= PARALLEL_TARGET * cores),
+        note,
+    )
+
+
+def figure_vector(bench: Bench) -> list[Row]:
+    return [
+        Row(
+            "vector render: 1,000 outputs",
+            "-",
+            "-",
+            result="SKIP",
+            note="pipeline/svg_render.py (the renderer) is not in this checkout yet",
+        )
+    ]
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -809,8 +979,10 @@ FIGURE_FUNCS: dict[str, Callable[[Bench], list[Row]]] = {
     "change": figure_change,
     "throughput": figure_throughput,
     "memory": figure_memory,
+    "derive": figure_derive,
+    "vector": figure_vector,
 }
-TABLE_ORDER = ("noop", "change", "throughput", "memory", "startup")
+TABLE_ORDER = ("noop", "change", "throughput", "memory", "derive", "vector", "startup")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -129,10 +129,7 @@ class Cutter:
         self.workers = workers or cpu_workers()
         self._pool: ProcessPoolExecutor | None = None
         self._seen = 0  # outputs asked for so far
-
-    @property
-    def started(self) -> bool:
-        return self._pool is not None
+        self.pooled = False  # has this build started a pool?
 
     async def cut(self, master: Record, targets: list[OutputTarget]) -> Cut:
         """Cut `targets` from `master`, off the event loop."""
@@ -153,6 +150,7 @@ class Cutter:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            self.pooled = True
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context(START_METHOD),
