@@ -130,12 +130,15 @@ class Cutter:
         self._pool: ProcessPoolExecutor | None = None
         self._seen = 0  # outputs asked for so far
         self.pooled = False  # has this build started a pool?
+        # In this process, a thread holds a whole master: at most a few at once.
+        self._threads = asyncio.Semaphore(max(1, min(4, self.workers)))
 
     async def cut(self, master: Record, targets: list[OutputTarget]) -> Cut:
         """Cut `targets` from `master`, off the event loop."""
         self._seen += len(targets)
         if self.workers < 2 or self._seen < POOL_FROM:
-            return await asyncio.to_thread(cut, self.root, master, targets)
+            async with self._threads:
+                return await asyncio.to_thread(cut, self.root, master, targets)
         loop = asyncio.get_running_loop()
         pool = self._start()
         with _interrupts_ignored():  # submit may start a worker
