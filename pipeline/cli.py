@@ -10,22 +10,38 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__
+from . import __version__, commands
 from .cache import Cache
+from .commands import json_option
+from .errors import ManifestError, UsageError
 from .exits import exit_code, exit_now
 from .project import Project
 
 if TYPE_CHECKING:
+    from .plan import Plan
     from .workflow import BuildResult, Loaded
 
 
 class Context:
-    def __init__(self, directory: str, manifest: str):
-        self.project = Project.at(directory, manifest)
-        self.manifest_name = manifest
+    def __init__(self, directory: str | None, manifest: str | None):
+        self.directory = directory
+        self.manifest_given = manifest
+        self.manifest_name = manifest or "brandkit.yaml"
+        self._project: Project | None = None
         # The environment, read here once: keys, base URLs and retry settings are passed
         # down from it as values (workflow, execute), never through os.environ.
         self.env = dict(os.environ)
+
+    @property
+    def project(self) -> Project:
+        """With neither -C nor -f, the nearest brandkit.yaml here or above (as git finds
+        .git); found when a command first needs it (`init` and `schema` never do)."""
+        if self._project is None:
+            if self.directory is None and self.manifest_given is None:
+                self._project = Project.find(".")
+            else:
+                self._project = Project.at(self.directory or ".", self.manifest_name)
+        return self._project
 
     def stamp(self, provider: str | None, max_jobs: int | None, paths: list[str]) -> None:
         """Record a verified up-to-date state for the no-op fast path (fastpath.py)."""
@@ -50,21 +66,18 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.option(
     "-C",
     "directory",
-    default=".",
     metavar="DIR",
-    show_default=True,
-    help="Run as if started in DIR.",
+    help="Run as if started in DIR (default: the folder of the nearest brandkit.yaml, "
+    "here or above).",
 )
 @click.option(
     "-f",
     "manifest",
-    default="brandkit.yaml",
     metavar="FILE",
-    show_default=True,
-    help="The manifest, relative to DIR.",
+    help="The manifest, relative to DIR (default: brandkit.yaml).",
 )
 @click.pass_context
-def cli(ctx: click.Context, directory: str, manifest: str) -> None:
+def cli(ctx: click.Context, directory: str | None, manifest: str | None) -> None:
     """make for AI-generated brand assets."""
     ctx.obj = Context(directory, manifest)
 
@@ -79,8 +92,21 @@ def _load(c: Context, provider: str | None = None, max_jobs: int | None = None) 
     return loaded
 
 
+def _known_provider(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
+    if name is not None:
+        from .providers import PROVIDERS
+
+        if name not in PROVIDERS:
+            known = ", ".join(PROVIDERS)
+            raise UsageError(f"unknown provider {name!r} for --provider; known: {known}")
+    return name
+
+
 provider_option = click.option(
-    "--provider", metavar="NAME", help="Use this provider for every asset."
+    "--provider",
+    metavar="NAME",
+    callback=_known_provider,
+    help="Use this provider for every asset.",
 )
 only_option = click.option(
     "--only", metavar="GLOB", help="Only assets (or output paths) matching GLOB."
@@ -94,9 +120,20 @@ max_jobs_option = click.option(
 
 
 @cli.command()
+@json_option
 @pass_ctx
-def validate(c: Context) -> None:
+def validate(c: Context, as_json: bool) -> None:
     """Check the manifest: YAML, schema and templates; every error at once."""
+    if as_json:
+        from .report_json import emit, validate_json
+
+        try:
+            loaded = _load(c)
+        except ManifestError as exc:  # the errors as data on stdout; exit 1 all the same
+            emit(validate_json(c.project.display, None, exc.problems))
+            sys.exit(exc.exit_code)
+        emit(validate_json(c.project.display, loaded, []))
+        return
     loaded = _load(c)
     outputs = sum(len(j.outputs) for j in loaded.jobs)
     click.echo(
@@ -106,7 +143,7 @@ def validate(c: Context) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.option("--force", is_flag=True, help="Plan as if nothing were cached.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list up-to-date jobs and outputs.")
 @only_option
@@ -123,11 +160,11 @@ def plan(
     max_jobs: int | None,
 ) -> None:
     """Show what build would do, per job, with why and the estimated cost."""
-    from . import report, workflow
+    from . import report
 
     loaded = _load(c, provider, max_jobs)
     with Cache(c.project.cache_dir) as cache:
-        the_plan = workflow.plan(loaded, cache, force=force, only=only)
+        the_plan = _plan(loaded, cache, force=force, only=only)
     if as_json:
         report.print_plan_json(the_plan)
     else:
@@ -185,14 +222,14 @@ def build(
     max_jobs: int | None,
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
-    from . import report, workflow
+    from . import report
 
     if keep_going and fail_fast:
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
     loaded = _load(c, provider, max_jobs)
     if dry_run:
         with Cache(c.project.cache_dir) as cache:
-            report.print_plan(workflow.plan(loaded, cache, force=force, only=only))
+            report.print_plan(_plan(loaded, cache, force=force, only=only))
         return
     result = _build(
         c,
@@ -213,6 +250,18 @@ def build(
         sys.exit(1)
     if result.published is not None and not only:
         c.stamp(provider, max_jobs, list(result.published.entries))
+
+
+def _plan(loaded: Loaded, cache: Cache, *, force: bool, only: str | None) -> Plan:
+    """The plan; --only that selects nothing is a usage error (exit 2), not an empty plan."""
+    from . import workflow
+
+    the_plan = workflow.plan(loaded, cache, force=force, only=only)
+    if only and not the_plan.jobs:
+        ids = [a.id for a in loaded.manifest.assets]
+        listed = ", ".join(ids[:10]) + (f", ... ({len(ids)} in all)" if len(ids) > 10 else "")
+        raise UsageError(f"--only {only!r} matches no asset id or output path (assets: {listed})")
+    return the_plan
 
 
 def _build(
@@ -238,7 +287,7 @@ def _build(
         Cache(c.project.cache_dir) as cache,
     ):
         fastpath.forget(c.project.root)  # before anything changes: no stale proof survives
-        the_plan = workflow.plan(loaded, cache, force=force, only=only)
+        the_plan = _plan(loaded, cache, force=force, only=only)
         progress = report.ProgressDisplay(the_plan.jobs)
         try:
             return workflow.build(
@@ -260,17 +309,23 @@ def _build(
 
 @cli.command()
 @click.option("--check", is_flag=True, help="Exit 1 when dist/latest is stale.")
+@json_option
 @provider_option
 @pass_ctx
-def status(c: Context, check: bool, provider: str | None) -> None:
+def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None:
     """Is dist/latest current for the manifest?"""
     from . import workflow
 
     result = workflow.status(_load(c, provider))
     if result.current:
-        click.echo(f"up to date: dist/{c.project.latest_version()}")
-
         c.stamp(provider, None, list(c.project.read_lock()))
+    if as_json:
+        from .report_json import emit, status_json
+
+        emit(status_json(result, c.project.latest_version()))
+        sys.exit(1 if check and not result.current else 0)
+    if result.current:
+        click.echo(f"up to date: dist/{c.project.latest_version()}")
         return
     shown = result.reasons[:20]
     for reason in shown:
@@ -282,67 +337,8 @@ def status(c: Context, check: bool, provider: str | None) -> None:
         sys.exit(1)
 
 
-@cli.command()
-@pass_ctx
-def versions(c: Context) -> None:
-    """List the published versions."""
-    from .history import versions as list_versions
-
-    rows = list_versions(c.project)
-    if not rows:
-        click.echo("no versions yet (run brandkit build)")
-    for v in rows:
-        mark = "  <- latest" if v.latest else ""
-        click.echo(f"{v.name}  {v.created or '?':<20}  {v.outputs:>5} outputs{mark}")
-
-
-@cli.command()
-@click.argument("a", required=False)
-@click.argument("b", required=False)
-@pass_ctx
-def diff(c: Context, a: str | None, b: str | None) -> None:
-    """What was added, changed or removed between two versions (default: the last two)."""
-    from .history import diff as diff_versions
-
-    if a is not None and b is None:
-        a, b = a, "latest"
-    d = diff_versions(c.project, a, b)
-    click.echo(
-        f"{d.a} -> {d.b}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
-    )
-    for sign, paths in (("+", d.added), ("~", d.changed), ("-", d.removed)):
-        for path in paths:
-            click.echo(f"{sign} {path}")
-
-
-@cli.command()
-@click.option(
-    "--keep",
-    type=int,
-    default=5,
-    show_default=True,
-    metavar="N",
-    help="Versions to keep (the latest is always kept).",
-)
-@pass_ctx
-def gc(c: Context, keep: int) -> None:
-    """Prune old versions and cache blobs that nothing references."""
-    from .buildlock import build_lock
-    from .history import UsageError
-    from .history import gc as collect
-
-    if keep < 1:  # before anything is loaded or locked
-        raise UsageError("--keep must be at least 1 (the latest version is always kept)")
-    loaded = _load(c)
-    with (
-        build_lock(c.project.cache_dir, notify=partial(click.echo, err=True)),
-        Cache(c.project.cache_dir) as cache,
-    ):
-        result = collect(c.project, cache, loaded.jobs, keep)
-    click.echo(
-        f"removed {len(result.removed_versions)} version(s), {result.removed_blobs} "
-        f"cache blob(s), freed {result.freed_bytes / 1e6:.1f} MB"
-    )
+for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,9 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     the environment replaced by ***."""
     from .report import SECRET_VARIABLES, safe_output
 
+    run = partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False)
+    if os.environ.get("_BRANDKIT_COMPLETE"):  # shell completion: click writes it as bytes,
+        return exit_code(run)  # names of commands, options and files only
     secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
     with safe_output(secrets):
-        return exit_code(partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False))
+        return exit_code(run)
 
 
 def entry() -> None:

@@ -61,7 +61,9 @@ def _swatches(manifest: Manifest) -> str:
 def _figure(o: dict[str, Any]) -> str:
     path = escape(o["path"], quote=True)
     small = " style='image-rendering:pixelated'" if max(o["width"], o["height"]) <= 64 else ""
-    img = f"<img src='{path}' loading=lazy alt=''{small}>"
+    what = f"{o.get('asset') or o['path']}, {o['width']}×{o['height']} {o['format']}"
+    alt = escape(what, quote=True)
+    img = f"<img src='{path}' loading=lazy alt='{alt}'{small}>"
     prompt = escape(o.get("prompt") or "")
     return (
         f"<figure>{img}<figcaption><a href='{path}'>{escape(o['path'])}</a><br>"

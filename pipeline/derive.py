@@ -1,8 +1,14 @@
-"""Derive stage: cut exact output sizes and formats from one master image.
+"""Derive stage: cut exact output sizes and formats from one master, raster or vector.
 
-`derive` crops the master to the target aspect (centred, no letterboxing), resizes it
-with Lanczos to exactly the target size and encodes it with fixed settings and no
-metadata, so identical inputs always give byte-identical outputs.
+From a raster master, `derive` crops it to the target aspect (cover: centred, no
+letterboxing) or fits it whole (contain: centred on a pad or transparency, shrunk to a
+safe zone), resizes it with Lanczos to exactly the target size and encodes it with fixed
+settings and no metadata, so identical inputs always give byte-identical outputs. From a
+vector master (an SVG, sniffed), every raster output is rendered by resvg at its exact
+size, never resized from a raster; an `svg` output is the sanitised master, or for
+another size the same drawing with its viewBox cropped (svg_render.crop_viewbox). An
+ico holds every size of `ico_sizes`, each cut or rendered at that size. derive_fit.py
+holds the fitting.
 
 Pillow's decompression-bomb protection stays on, with its limit set by images.py from
 the largest native size: masters are expected to be at most 3072x3072 pixels.
@@ -14,12 +20,15 @@ import io
 
 from PIL import Image, ImageOps
 
-from .images import limit_pillow
+from .derive_fit import check_fit, fill_box, frame_raster, frame_vector
+from .images import limit_pillow, sniff_format
 from .jobs import COVER, Fit
 
 limit_pillow()
 
-FORMATS = ("png", "jpg", "webp", "ico")
+__all__ = ["FORMATS", "derive", "fill_box"]
+
+FORMATS = ("png", "jpg", "webp", "ico", "svg")
 ICO_MIN_SIZE = 16
 ICO_MAX_SIZE = 256
 JPEG_QUALITY = 92
@@ -27,8 +36,6 @@ WEBP_QUALITY = 90
 WEBP_METHOD = 4
 PNG_COMPRESS_LEVEL = 6
 JPEG_BACKGROUND = (255, 255, 255)
-
-CropBox = tuple[float, float, float, float]
 
 
 def derive(
@@ -41,51 +48,64 @@ def derive(
     ico_sizes: tuple[int, ...] = (),
     text: str | None = None,
 ) -> bytes:
-    """Crop `master` to fill width x height, resize it to exactly that, encode as `fmt`.
+    """`master` (raster or SVG) fitted to exactly width x height and encoded as `fmt`.
 
     A text output (`text` set: site.webmanifest, head.html) is its text, whatever the
-    master. `fit` other than cover and multi-size icos are issue 14's, not yet built.
+    master. An ico holds every size in `ico_sizes` (or just `width`), the largest being
+    `width`.
 
-    Raises ValueError for an unsupported format, non-positive sizes, or an ico that
-    is not square and between 16 and 256 pixels. Undecodable masters raise Pillow's
-    `UnidentifiedImageError` (an `OSError`).
+    Raises ValueError for an unsupported format or fit, non-positive sizes, an ico that
+    is not square and between 16 and 256 pixels, or svg from a raster master; SvgRejected
+    (a ValueError) for a vector master that is not a safe SVG. Undecodable raster
+    masters raise Pillow's `UnidentifiedImageError` (an `OSError`).
     """
     if text is not None:
         return text.encode()
-    if fit != COVER or len(ico_sizes) > 1:
-        raise ValueError("fit and multi-size ico are not supported yet")
-    _check_target(width, height, fmt)
-    image = _open_master(master)
-    fitted = image.resize(
-        (width, height), Image.Resampling.LANCZOS, box=fill_box(image.size, (width, height))
-    )
-    fitted.info = {}  # never carry the master's metadata (exif, icc, text, dpi)
-    return _encode(fitted, fmt)
+    sizes = _check_target(width, height, fmt, ico_sizes)
+    check_fit(fit)
+    vector = sniff_format(master) == "svg"
+    if fmt == "svg":
+        return _svg_output(master, width, height, fit, vector)
+    if vector:
+        frames = [frame_vector(master, w, h, fit) for w, h in sizes]
+    else:
+        image = _open_master(master)
+        frames = [frame_raster(image, w, h, fit) for w, h in sizes]
+    return _encode(frames, fmt)
 
 
-def fill_box(source: tuple[int, int], target: tuple[int, int]) -> CropBox:
-    """The centred region of `source` with the aspect ratio of `target`."""
-    src_w, src_h = source
-    dst_w, dst_h = target
-    if src_w * dst_h > dst_w * src_h:  # source is wider: trim left and right
-        crop_w = src_h * dst_w / dst_h
-        left = (src_w - crop_w) / 2
-        return (left, 0.0, left + crop_w, float(src_h))
-    crop_h = src_w * dst_h / dst_w  # source is taller (or equal): trim top and bottom
-    top = (src_h - crop_h) / 2
-    return (0.0, top, float(src_w), top + crop_h)
-
-
-def _check_target(width: int, height: int, fmt: str) -> None:
+def _check_target(
+    width: int, height: int, fmt: str, ico_sizes: tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """The sizes of the frames to cut: one, or an ico's every size (largest last)."""
     if fmt not in FORMATS:
         raise ValueError(f"unsupported output format {fmt!r}; expected one of {FORMATS}")
     if width <= 0 or height <= 0:
         raise ValueError(f"output size must be positive, got {width}x{height}")
-    if fmt == "ico" and (width != height or not ICO_MIN_SIZE <= width <= ICO_MAX_SIZE):
+    if fmt != "ico":
+        return [(width, height)]
+    sides = sorted(set(ico_sizes or (width,)))
+    if width != height or sides[-1] != width:
         raise ValueError(
-            f"ico outputs must be square and {ICO_MIN_SIZE}..{ICO_MAX_SIZE} px, "
-            f"got {width}x{height}"
+            f"ico outputs must be square, the largest of their sizes, got {width}x{height} "
+            f"for sizes {sides}"
         )
+    if not all(ICO_MIN_SIZE <= side <= ICO_MAX_SIZE for side in sides):
+        raise ValueError(
+            f"ico outputs must be square and {ICO_MIN_SIZE}..{ICO_MAX_SIZE} px, got sizes {sides}"
+        )
+    return [(side, side) for side in sides]
+
+
+def _svg_output(master: bytes, width: int, height: int, fit: Fit, vector: bool) -> bytes:
+    """The sanitised master at its own size, else its drawing framed for width x height."""
+    from .svg_render import crop_viewbox, intrinsic_size, sanitised
+
+    if not vector:
+        raise ValueError("an svg output needs a vector master (an SVG), not a raster image")
+    if fit == COVER and intrinsic_size(master) == (width, height):
+        return sanitised(master)
+    return crop_viewbox(master, width, height, fit=fit)
 
 
 def _open_master(master: bytes) -> Image.Image:
@@ -100,7 +120,9 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
 
 
-def _encode(image: Image.Image, fmt: str) -> bytes:
+def _encode(frames: list[Image.Image], fmt: str) -> bytes:
+    """One frame encoded as `fmt`, or an ico of every frame (smallest first)."""
+    image = frames[-1]
     buffer = io.BytesIO()
     if fmt == "jpg":
         _flatten(image).save(
@@ -110,8 +132,9 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
         image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     elif fmt == "png":
         image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-    else:
-        image.save(buffer, "ICO", sizes=[image.size])
+    else:  # Pillow writes each size from the frame of exactly that size, not a resize
+        sizes = [frame.size for frame in frames]
+        image.save(buffer, "ICO", sizes=sizes, append_images=frames[:-1])
     return buffer.getvalue()
 
 

@@ -48,6 +48,13 @@ class ManifestError(BrandkitError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class UsageError(BrandkitError):
+    """The command line's mistake (an unknown provider, a version that does not exist, a
+    --keep below 1, --only matching nothing): exit 2, one line."""
+
+    exit_code = 2
+
+
 class MissingKeyError(BrandkitError):
     """A provider needs a secret that is not in the environment."""
 

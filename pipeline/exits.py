@@ -23,9 +23,14 @@ def exit_code(command: Callable[[], object]) -> int:
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         return 130
+    except click.exceptions.UsageError as exc:  # one line, as brandkit's own usage errors
+        ctx = exc.ctx
+        see = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{see}", err=True)
+        return 2
     except click.exceptions.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except ManifestError as exc:

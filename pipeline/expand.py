@@ -31,6 +31,16 @@ MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
 DEFAULT_MAX_JOBS = 100_000
 
 
+def ratio_label(size: str, ratio_format: str | None) -> str:
+    """How a size is written in a default output path: an exact size as it is
+    (`1200x630`), a ratio by the kit's `ratio_format` (`16x9` by default, which writes
+    a square `1x1`; `{w}-{h}` writes `16-9` and `1-1`)."""
+    w, colon, h = size.partition(":")
+    if not colon:
+        return size
+    return (ratio_format or "{w}x{h}").replace("{w}", w).replace("{h}", h)
+
+
 class Expander:
     """Renders each asset per combination (templates.py), collects every problem."""
 
@@ -282,7 +292,7 @@ class Expander:
         combo: Combo,
     ) -> OutputTarget | None:
         """One output of a combination, or None (said) where its path would not do."""
-        label = size.replace(":", "x")
+        label = ratio_label(size, self.manifest.kit.get("ratio_format"))
         if out_tpl is None:  # safe by construction: an id, slugs and a size label
             clean: str | None = f"{asset.id}/{stem}-{label}.{fmt}"
         else:

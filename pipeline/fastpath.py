@@ -157,12 +157,13 @@ def parse(argv: list[str]) -> tuple[str, str, str, dict[str, str | None]] | None
     """(root, manifest, command, options) for a plain `build` or `status`, else None.
     Options are those that shape the jobs (not -j, --max-cost, --check...)."""
     directory, manifest_name, rest = ".", "brandkit.yaml", list(argv)
+    named = False  # -C or -f given; else the manifest is found here or above (project.py)
     while rest and rest[0] in ("-C", "-f") and len(rest) > 1:
         if rest[0] == "-C":
             directory = rest[1]
         else:
             manifest_name = rest[1]
-        rest = rest[2:]
+        rest, named = rest[2:], True
     if not rest or rest[0] not in ("build", "status"):
         return None
     command, args = rest[0], rest[1:]
@@ -185,6 +186,11 @@ def parse(argv: list[str]) -> tuple[str, str, str, dict[str, str | None]] | None
         elif arg not in flags:
             return None  # anything else (--force, --only, --dry-run, -h...) takes the full path
     root = os.path.realpath(directory)
+    while not named and not os.path.isfile(os.path.join(root, manifest_name)):
+        parent = os.path.dirname(root)
+        if parent == root:
+            return None  # none anywhere: the full path says so
+        root = parent
     return root, os.path.join(root, manifest_name), command, options
 
 

@@ -7,17 +7,11 @@ import shutil
 from dataclasses import dataclass, field
 
 from .cache import Cache
-from .errors import BrandkitError
+from .errors import BrandkitError, UsageError
 from .index import entries
 from .jobs import Job
 from .plan import cache_key_for
 from .project import Project
-
-
-class UsageError(BrandkitError):
-    """A version that does not exist, a --keep below 1: the command line's mistake."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -41,7 +35,7 @@ def versions(project: Project) -> list[VersionInfo]:
 
 @dataclass
 class Diff:
-    a: str
+    a: str | None  # None: b is the first version, there is nothing to compare it with
     b: str
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -54,7 +48,7 @@ def diff(project: Project, a: str | None = None, b: str | None = None) -> Diff:
     if a is None:
         earlier = [n for n in names if int(n[1:]) < int(b[1:])]
         if not earlier:
-            raise BrandkitError(f"{b} is the first version: nothing to compare it with")
+            return Diff(None, b)
         a = earlier[-1]
     a = _resolve(project, a, names)
     old, new = _outputs(project, a), _outputs(project, b)
@@ -89,10 +83,14 @@ class GcResult:
     removed_versions: list[str]
     removed_blobs: int
     freed_bytes: int
+    dry_run: bool = False  # then nothing was removed: this is what would go
 
 
-def gc(project: Project, cache: Cache, live_jobs: list[Job], keep: int) -> GcResult:
-    """Keep the newest `keep` versions (and latest); drop cache entries nobody needs."""
+def gc(
+    project: Project, cache: Cache, live_jobs: list[Job], keep: int, *, dry_run: bool = False
+) -> GcResult:
+    """Keep the newest `keep` versions (and latest); drop cache entries nobody needs.
+    `dry_run`: delete nothing, say what would go."""
     if keep < 1:
         raise UsageError("--keep must be at least 1 (the latest version is always kept)")
     names = project.versions()
@@ -101,7 +99,7 @@ def gc(project: Project, cache: Cache, live_jobs: list[Job], keep: int) -> GcRes
     removed = [n for n in names if n not in kept]
     # What the kept versions hold, read first: a damaged index stops gc before it deletes.
     referenced = {sha for n in kept for sha in _outputs(project, n).values()}
-    for name in removed:
+    for name in [] if dry_run else removed:
         folder = project.dist / name
         if folder.is_symlink():  # never followed: the link goes, what it points at stays
             folder.unlink()
@@ -109,18 +107,21 @@ def gc(project: Project, cache: Cache, live_jobs: list[Job], keep: int) -> GcRes
             shutil.rmtree(folder)
     live_keys = {j.key for j in live_jobs}
     live_keys |= {cache_key_for(j.key, o) for j in live_jobs for o in j.outputs}
+    in_use = set(referenced)
     for key in cache.all_keys():
-        record = cache.index.get(key) or {}
-        if key not in live_keys and record.get("sha256") not in referenced:
+        sha = (cache.index.get(key) or {}).get("sha256")
+        if key in live_keys or sha in referenced:
+            in_use.add(str(sha))
+        elif not dry_run:
             cache.forget(key)
-    in_use = referenced | {(cache.index.get(k) or {}).get("sha256") for k in cache.all_keys()}
     count, freed = 0, 0
     for blob in _blobs(cache):
         if blob.name not in in_use:
             freed += blob.stat(follow_symlinks=False).st_size
-            os.unlink(blob.path)  # a name in the cache's own folder: never a link's target
+            if not dry_run:
+                os.unlink(blob.path)  # a name in the cache's own folder: never a link's target
             count += 1
-    return GcResult(removed, count, freed)
+    return GcResult(removed, count, freed, dry_run)
 
 
 def _blobs(cache: Cache) -> list[os.DirEntry[str]]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .errors import ProviderError
 from .models import SIZES_2K
+from .svg_safe import is_svg
 
 # Twice the largest native size (3072x1536 in the 2K table): room for a provider's
 # rounding, far below what a decompression bomb claims. Pillow warns above this and
@@ -50,7 +51,9 @@ def limit_pillow() -> None:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """The format named by the leading magic bytes ("png", "jpg", "webp", "ico"), else None."""
+    """The format named by the leading magic bytes ("png", "jpg", "webp", "ico"), or "svg"
+    for XML text with an `<svg` tag in its first 4 KB (a sniff: svg_safe.py checks), else
+    None."""
     head = bytes(data[:12])
     if head.startswith(_PNG_MAGIC):
         return "png"
@@ -60,6 +63,8 @@ def sniff_format(data: bytes) -> str | None:
         return "webp"
     if head.startswith(_ICO_MAGIC):
         return "ico"
+    if is_svg(data):
+        return "svg"
     return None
 
 

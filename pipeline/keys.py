@@ -26,13 +26,18 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode()
 
 
-def content_key(provider: str, model: str, spec: GenerationSpec) -> str:
-    payload = {
+def content_key(provider: str, model: str, spec: GenerationSpec, candidate: int = 1) -> str:
+    """The key of one generation. Candidate 1 is the job's key unchanged (adding
+    `candidates: 3` never pays again for the image you have); candidate i > 1 adds
+    `"candidate": i` to the hashed input (DESIGN: "Candidates, review and approval")."""
+    payload: dict = {
         "v": KEY_SCHEMA_VERSION,
         "provider": provider,
         "model": model,
         "spec": spec.canonical(),
     }
+    if candidate != 1:
+        payload["candidate"] = candidate
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 

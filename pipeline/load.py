@@ -54,6 +54,9 @@ class Document:
     data: Any
     marks: dict[PathT, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathT, tuple[int, int]] = field(default_factory=dict)
+    # Empty values whose line goes on with an unquoted colour (`ink: #112233`, a comment
+    # to YAML): path -> (line, column of the '#', the colour). hints.py says "quote it".
+    colour_comments: dict[PathT, tuple[int, int, str]] = field(default_factory=dict)
 
     def locate(self, path: PathT, *, key: bool = False) -> Location:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -96,7 +99,8 @@ def load_yaml(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
         what = " ".join(s for s in (exc.context, exc.problem) if s)
-        raise ManifestError([Problem(loc, "", f"YAML syntax error: {what}")]) from None
+        hint = _colour_in_flow(text, file, exc.context_mark, mark)
+        raise ManifestError([hint or Problem(loc, "", f"YAML syntax error: {what}")]) from None
     except yaml.reader.ReaderError as exc:
         position = exc.position
         if loader is not yaml.SafeLoader:  # libyaml counts UTF-8 bytes, not characters
@@ -129,7 +133,7 @@ def load_yaml(text: str, file: str) -> Document:
     doc = Document(file, None)
     if node is None:
         raise ManifestError([Problem(Location(file, 1, 1), "", "the file is empty")])
-    builder = _Builder(doc)
+    builder = _Builder(doc, text)
     doc.data = builder.build(node, (), 0)
     if builder.problems:
         raise ManifestError(builder.problems)
@@ -164,16 +168,53 @@ def _may_nest_deeply(text: str) -> bool:
     return False
 
 
+# An unquoted colour after a value's place (`key: #112233`, `- #FFF`, `[#112233`): YAML
+# reads it as a comment. Six digits, or three ending the line (`#add` may be a word).
+_COLOUR_COMMENT = re.compile(
+    r"[ \t]+(#(?:[0-9A-Fa-f]{6}(?![0-9A-Za-z])|[0-9A-Fa-f]{3}(?=[ \t]*$)))"
+)
+_FLOW_COLOUR = re.compile(r"[\[{,:][ \t]*(#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})(?![0-9A-Za-z]))")
+
+
+def _colour_in_flow(text: str, file: str, start: Any, end: Any) -> Problem | None:
+    """A syntax error in a flow collection cut short by an unquoted colour: "quote it"."""
+    if end is None:
+        return None
+    lines = text.splitlines()
+    first = min(start.line, end.line) if start is not None else end.line
+    for n in range(max(0, first - 1), min(end.line, len(lines) - 1) + 1):
+        match = _FLOW_COLOUR.search(lines[n])
+        if match:
+            colour = match.group(1)
+            where = Location(file, n + 1, match.start(1) + 1)
+            message = f'YAML syntax error: {colour} starts a comment here; quote it: "{colour}"'
+            return Problem(where, "", message)
+    return None
+
+
 def _location_of(text: str, position: int, file: str) -> Location:
     line = text.count("\n", 0, position) + 1
     return Location(file, line, position - (text.rfind("\n", 0, position) + 1) + 1)
 
 
 class _Builder:
-    def __init__(self, doc: Document):
+    def __init__(self, doc: Document, text: str = ""):
         self.doc = doc
+        self.text = text
+        self.lines: list[str] | None = None  # split when first needed
         self.nodes = 0
         self.problems: list[Problem] = []
+
+    def _colour_comment(self, node: yaml.ScalarNode, path: PathT) -> None:
+        """Note an empty value whose line goes on with an unquoted colour."""
+        if self.lines is None:
+            self.lines = self.text.splitlines()
+        line = node.start_mark.line
+        rest = self.lines[line][node.start_mark.column :] if line < len(self.lines) else ""
+        match = _COLOUR_COMMENT.match(rest)
+        if match:
+            column = node.start_mark.column + match.start(1) + 1
+            self.doc.colour_comments[path] = (line + 1, column, match.group(1))
 
     def _problem(self, node: yaml.Node, path: PathT, message: str) -> None:
         loc = Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -205,6 +246,8 @@ class _Builder:
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if len(node.value) > MAX_DIGITS:  # rare: most scalars skip the call
             return self._number(node, path)
+        if not node.value and not node.style:  # empty: a colour read as a comment?
+            self._colour_comment(node, path)
         return scalar(node)
 
     def _number(self, node: yaml.ScalarNode, path: PathT) -> Any:

@@ -1,4 +1,5 @@
 """brandkit.lock: one JSON line per output, sorted by path, so git diffs stay line-local.
+A blank line separates top-level folders (assets, as a rule), so merges stay line-local.
 
 The first line is a header; every other line is one output with its fields in a fixed
 order. Adding, changing or removing an output touches exactly its own line, and two
@@ -23,6 +24,7 @@ from .errors import BrandkitError
 from .fsutil import atomic_write, relative_path
 
 LOCK_NAME = "brandkit.lock"
+MAX_CANDIDATES = 8
 LOCK_VERSION = 1
 _HEADER = {
     "brandkit_lock": LOCK_VERSION,
@@ -44,9 +46,16 @@ class LockEntry:
     cost_usd: float | None  # what the provider reported charging, in USD
     credits: float | None  # ... or in its own units (PixelDojo credits, Recraft units)
     size: int | None  # bytes of the published file
+    # Candidates and approval (DESIGN "Candidates, review and approval"): the job's chosen
+    # candidate and how many it has, and the content key of the master someone approved.
+    # Written only when not the default, so a kit without candidates keeps its lock as it was.
+    candidate: int = 1
+    candidates: int = 1
+    approved_key: str | None = None
 
 
 _FIELDS = tuple(f.name for f in fields(LockEntry))
+_OPTIONAL = {"candidate": 1, "candidates": 1, "approved_key": None}  # omitted when default
 _LAYOUT = ",".join(_FIELDS)  # a parsed copy made for other fields is not used
 
 
@@ -129,6 +138,13 @@ def _entry(item: object) -> LockEntry:
         value = getattr(entry, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise TypeError(f"{name} must be a positive integer")
+    if not (1 <= (whole(entry.candidate) or 0) <= (whole(entry.candidates) or 0) <= MAX_CANDIDATES):
+        raise TypeError(
+            "candidate and candidates must be integers with "
+            f"1 <= candidate <= candidates <= {MAX_CANDIDATES}"
+        )
+    if entry.approved_key is not None and not _is_key(entry.approved_key):
+        raise TypeError("approved_key must be a content key (64 hex digits) or absent")
     if entry.size is not None and whole(entry.size) is None:
         raise TypeError("size must be an integer or null")
     if entry.seed is not None and whole(entry.seed) is None:
@@ -140,6 +156,12 @@ def _entry(item: object) -> LockEntry:
     if (entry.cost_usd, entry.credits) != (finite(entry.cost_usd), finite(entry.credits)):
         entry = _replace(entry, cost_usd=finite(entry.cost_usd), credits=finite(entry.credits))
     return entry
+
+
+def _is_key(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 def _replace(entry: LockEntry, **changes: object) -> LockEntry:
@@ -169,10 +191,22 @@ _ENTRY = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 def render_lock(entries: dict[str, LockEntry]) -> bytes:
+    """The header, then one line per output sorted by path, with a blank line between
+    top-level folders: git merges changes separated by an unchanged line, so two
+    branches that pick or approve different assets merge without a conflict even where
+    their lines would otherwise be neighbours."""
     lines = [json.dumps(_HEADER)]
+    folder = None
     for path in sorted(entries):
         e = entries[path]  # flat fields: no need for asdict's deep copy
+        top = path.split("/", 1)[0] if "/" in path else ""
+        if folder is not None and top != folder:
+            lines.append("")
+        folder = top
         row = {name: getattr(e, name) for name in _FIELDS}
+        for name, default in _OPTIONAL.items():
+            if row[name] == default:
+                del row[name]
         try:
             lines.append(_ENTRY(row))
         except ValueError:  # a NaN or infinity: an unknown number

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import hints
 from .errors import ManifestError, Problem
 from .jobs import RGB
 from .load import Document, PathT, load_yaml, read_text, readable_path
@@ -128,8 +129,9 @@ def schema_problems(doc: Document) -> list[Problem]:
 
     validator = Draft202012Validator(schema())
     problems: list[Problem] = _non_finite(doc, doc.data, ())
+    problems += hints.colour_comments(doc) + hints.unknown_models(doc)
     refused = {p.path for p in problems}  # said once: not also "inf is greater than ..."
-    for error in validator.iter_errors(doc.data):
+    for error in hints.unexplained(validator, list(validator.iter_errors(doc.data))):
         problems.extend(p for p in _describe(doc, error) if p.path not in refused)
     problems.extend(_brand_typos(doc))
     return problems

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .cache import CACHE_DIR
+from .errors import BrandkitError
 from .fsutil import atomic_write
 from .lockfile import LOCK_NAME, LockEntry, read_lock
 
@@ -20,15 +21,35 @@ VERSION_RE = re.compile(r"v(\d{4,})\Z")
 class Project:
     root: Path
     manifest: Path
+    # How messages name the manifest when that differs from its path in the project (one
+    # found in a folder above the current one: `../brandkit.yaml`).
+    shown: str | None = field(default=None, compare=False)
 
     @classmethod
     def at(cls, directory: str | Path, manifest: str = "brandkit.yaml") -> Project:
         root = Path(directory).resolve()
         return cls(root=root, manifest=root / manifest)
 
+    @classmethod
+    def find(cls, start: str | Path = ".", name: str = "brandkit.yaml") -> Project:
+        """The project whose manifest is in `start` or the nearest folder above it, as git
+        finds `.git`; its root is the manifest's folder."""
+        here = Path(start).resolve()
+        for folder in (here, *here.parents):
+            if (folder / name).is_file():
+                shown = os.path.relpath(folder / name, here)
+                return cls(root=folder, manifest=folder / name, shown=shown)
+        raise BrandkitError(
+            f"no {name} in {here} or any folder above it (create one with `brandkit init`, "
+            "or name it with -C DIR / -f FILE)"
+        )
+
     @property
     def display(self) -> str:
-        """The manifest's name as errors show it (relative to the project)."""
+        """The manifest's name as errors show it (relative to the project, or to the
+        current folder when it was found above it)."""
+        if self.shown is not None:
+            return self.shown
         try:
             return str(self.manifest.relative_to(self.root))
         except ValueError:

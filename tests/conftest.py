@@ -16,6 +16,7 @@ from hypothesis import settings
 from PIL import Image
 
 from pipeline.cli import main
+from tests.browser import browser  # noqa: F401  (headless Chromium, session-wide)
 from tests.emulator import Emulator
 from tests.emulator.fixture import emulator  # noqa: F401  (the loopback provider emulator)
 
@@ -134,7 +135,7 @@ def assert_published_tree(project: Path) -> None:
         return  # nothing published yet (a dry run, a build that planned nothing)
     lines = lock_path.read_text("utf-8").splitlines()
     assert json.loads(lines[0]).get("brandkit_lock") == 1, "the lock's header"
-    lock = {e["path"]: e for e in map(json.loads, lines[1:])}
+    lock = {e["path"]: e for e in map(json.loads, filter(None, lines[1:]))}
     index = json.loads((latest / "index.json").read_text("utf-8"))
     outputs = {o["path"]: o for o in index["outputs"]}
     assert sorted(lock) == sorted(outputs), "the lock and index.json name other outputs"

@@ -179,7 +179,7 @@ def test_nothing_in_pipeline_writes_the_environment() -> None:
 # under TYPE_CHECKING (a type from a later stage means the data flows backwards).
 STAGES = [
     ("load", {"pipeline.load"}),
-    ("validate", {"pipeline.manifest", "pipeline.validated"}),
+    ("validate", {"pipeline.manifest", "pipeline.validated", "pipeline.hints"}),
     (
         "expand",
         {
@@ -199,6 +199,10 @@ STAGES = [
             "pipeline.obtain",
             "pipeline.realise",
             "pipeline.cutpool",
+            "pipeline.derive",
+            "pipeline.derive_fit",
+            "pipeline.svg_render",
+            "pipeline.svg_worker",
             "pipeline.session",
             "pipeline.results",
         },

@@ -66,7 +66,7 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
     banner = latest / "email-banner" / "email-banner-600x200.jpg"
     assert banner.read_bytes()[:3] == b"\xff\xd8\xff"
     assert "<img src='hero/hero-16x9.png'" in (latest / "index.html").read_text()
-    lines = (sample / "brandkit.lock").read_text().splitlines()
+    lines = [line for line in (sample / "brandkit.lock").read_text().splitlines() if line]
     assert lines[1:] == sorted(lines[1:]), "one line per output, sorted by path"
     index_lines = (latest / "index.json").read_text().splitlines()
     for o in index["outputs"]:  # a version-to-version diff shows each changed output
@@ -254,7 +254,7 @@ def test_versions_and_gc(run: Run, sample: Path) -> None:
         assert "published" in run(sample, "build")[1]
     code, out, _ = run(sample, "versions")
     assert out.count("outputs") == 4 and out.splitlines()[-1].endswith("<- latest")
-    code, out, _ = run(sample, "gc", "--keep", "2")
+    code, out, _ = run(sample, "gc", "-y", "--keep", "2")
     assert code == 0 and out.startswith("removed 2 version(s)")
     assert sorted(p.name for p in (sample / "dist").glob("v*")) == ["v0003", "v0004"]
     assert run(sample, "status", "--check")[0] == 0

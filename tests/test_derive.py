@@ -279,7 +279,8 @@ def test_sniff_format_on_each_format() -> None:
         b"RIFF\x10\x00\x00\x00WAVEfmt ",
         b"GIF89a\x01\x00\x01\x00",
         b"\x00\x00\x02\x00",  # a .cur file, not an icon
-        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"<html><body>no svg</body></html>",
+        b"an <svg> mentioned in text",
     ],
 )
 def test_sniff_format_on_garbage(data: bytes) -> None:
@@ -307,3 +308,105 @@ def test_decompression_bomb_protection_stays_on() -> None:
     )
     with pytest.raises(Image.DecompressionBombError):
         derive(bomb, 64, 64, "png")
+
+
+# --- vector masters, multi-size icos, svg outputs (issue 14) -----------------------------
+
+SVG_NS = "http://www.w3.org/2000/svg"
+# 64 x 64 units: a 1-unit black line at x = 31 (crisp at any multiple of 64 px), a red
+# square top left and a blue square bottom right.
+VECTOR = (
+    f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="{SVG_NS}" width="64" height="64" '
+    'viewBox="0 0 64 64"><script>alert(1)</script>'
+    '<rect width="32" height="32" fill="#dc1414"/>'
+    '<rect x="32" y="32" width="32" height="32" fill="#1428dc"/>'
+    '<rect x="31" width="1" height="64" fill="#000000" onclick="x()"/></svg>'
+).encode()
+
+
+def _near(got: tuple[int, ...], want: tuple[int, ...], tolerance: int = 6) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(got, want, strict=True))
+
+
+def test_sniff_format_names_svg_masters() -> None:
+    assert sniff_format(VECTOR) == "svg"
+    assert sniff_format(b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>") == "svg"
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_a_vector_master_renders_raster_outputs_at_their_exact_size(fmt: str) -> None:
+    for side in (16, 512):
+        image = _decode(derive(VECTOR, side, side, fmt)).convert("RGBA")
+        assert image.size == (side, side)
+        assert _near(image.getpixel((1, 1))[:3], (220, 20, 20))  # webp is lossy
+        assert _near(image.getpixel((side - 2, side - 2))[:3], (20, 40, 220))
+        assert image.getpixel((side - 2, 1))[3] == 0  # transparent where nothing is drawn
+
+
+def test_a_vector_master_is_rendered_not_resized_at_small_sizes() -> None:
+    # At 64 px the 1-unit line is exactly column 31, fully black, its neighbours not:
+    # a resize of a larger render would smear it.
+    image = _decode(derive(VECTOR, 64, 64, "png")).convert("RGBA")
+    assert image.getpixel((31, 48)) == (0, 0, 0, 255)
+    assert image.getpixel((30, 48))[3] == 0 and image.getpixel((32, 48))[:3] == (20, 40, 220)
+
+
+def test_a_vector_jpg_is_flattened_onto_white() -> None:
+    image = _decode(derive(VECTOR, 64, 64, "jpg"))
+    assert image.mode == "RGB"
+    assert all(v > 245 for v in image.getpixel((60, 4)))
+
+
+def test_a_multi_size_ico_holds_every_size_each_cut_at_that_size() -> None:
+    sizes = (16, 32, 48, 256)
+    for master in (VECTOR, _gradient_master(mode="RGBA")):
+        data = derive(master, 256, 256, "ico", ico_sizes=sizes)
+        ico = _decode(data)
+        assert ico.info["sizes"] == {(s, s) for s in sizes}
+        for side in sizes:
+            frame = ico.ico.getimage((side, side)).convert("RGBA")
+            alone = _decode(derive(master, side, side, "png")).convert("RGBA")
+            assert frame.tobytes() == alone.tobytes(), side  # not resized from 256
+
+
+def test_a_multi_size_ico_is_deterministic() -> None:
+    first = derive(VECTOR, 48, 48, "ico", ico_sizes=(16, 32, 48))
+    assert derive(VECTOR, 48, 48, "ico", ico_sizes=(48, 16, 32)) == first
+
+
+@pytest.mark.parametrize(
+    ("width", "sizes"), [(32, (16, 48)), (48, (8, 48)), (300, (16, 300)), (32, (16, 24))]
+)
+def test_ico_sizes_must_fit_the_ico(width: int, sizes: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="ico"):
+        derive(VECTOR, width, width, "ico", ico_sizes=sizes)
+
+
+def test_svg_output_of_the_native_size_is_the_sanitised_master() -> None:
+    from pipeline.svg_safe import sanitise
+
+    out = derive(VECTOR, 64, 64, "svg")
+    assert out == sanitise(VECTOR)
+    assert b"script" not in out and b"onclick" not in out
+
+
+def test_svg_output_of_another_size_crops_the_viewbox() -> None:
+    from lxml import etree
+
+    root = etree.fromstring(derive(VECTOR, 128, 64, "svg"))
+    assert root.get("viewBox") == "0 16 64 32"
+    assert (root.get("width"), root.get("height")) == ("128", "64")
+    assert b"script" not in etree.tostring(root)
+
+
+def test_svg_output_needs_a_vector_master() -> None:
+    with pytest.raises(ValueError, match="vector master"):
+        derive(_gradient_master(), 64, 64, "svg")
+
+
+def test_a_hostile_vector_master_is_refused() -> None:
+    from pipeline.svg_safe import SvgRejected
+
+    bomb = b'<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg xmlns="http://www.w3.org/2000/svg"/>'
+    with pytest.raises(SvgRejected):
+        derive(bomb, 16, 16, "png")

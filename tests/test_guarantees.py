@@ -213,7 +213,7 @@ def test_gc_frees_the_blobs_only_dropped_versions_used_and_keeps_all_latest_need
     assert run(p, "build")[0] == 0
     before = blobs(p)
     assert {old["sha256"], old_master.sha256} <= before
-    code, out, err = run(p, "gc", "--keep", "1")
+    code, out, err = run(p, "gc", "-y", "--keep", "1")
     assert code == 0, err
     assert out.startswith("removed 1 version(s)") and "2 cache blob(s)" in out, out
     after = blobs(p)

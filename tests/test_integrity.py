@@ -237,7 +237,7 @@ def test_a_nan_cost_in_the_cache_is_published_as_unknown(run: Run, kit: Path) ->
     code, _, err = run(kit, "build")
     assert code == 0, err
     lock_text = (kit / "brandkit.lock").read_text()
-    rows = [strict_json(line) for line in lock_text.splitlines()[1:]]
+    rows = [strict_json(line) for line in lock_text.splitlines()[1:] if line]
     assert rows and all(isinstance(r, dict) and r["cost_usd"] is None for r in rows)
     index = strict_json((kit / "dist" / "latest" / "index.json").read_text())
     assert isinstance(index, dict)
@@ -326,7 +326,7 @@ INDEX_COMMANDS = [
     ["versions"],
     ["diff"],
     ["diff", "v0001", "v0002"],
-    ["gc", "--keep", "1"],
+    ["gc", "-y", "--keep", "1"],
 ]
 
 

@@ -78,3 +78,21 @@ def test_derived_key_is_the_canonical_json_of_its_fields() -> None:
     ):
         payload = {"v": 1, "master": master, "width": w, "height": h, "format": fmt}
         assert derived_key(master, w, h, fmt) == hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def test_candidate_one_keeps_the_job_key_so_adding_candidates_never_repays() -> None:
+    """DESIGN "Candidates, review and approval": candidate 1's key is the job's key."""
+    assert content_key("runware", "recraft:v4@0", SPEC, candidate=1) == content_key(
+        "runware", "recraft:v4@0", SPEC
+    )
+
+
+def test_golden_candidate_key_adds_the_candidate_number_to_the_hashed_input() -> None:
+    payload = {
+        "v": 1, "provider": "runware", "model": "recraft:v4@0", "spec": SPEC.canonical(),
+        "candidate": 2,
+    }  # fmt: skip
+    expected = hashlib.sha256(canonical_json(payload)).hexdigest()
+    assert content_key("runware", "recraft:v4@0", SPEC, candidate=2) == expected
+    keys = {content_key("runware", "recraft:v4@0", SPEC, candidate=i) for i in range(1, 9)}
+    assert len(keys) == 8, "every candidate of a job is its own paid image"

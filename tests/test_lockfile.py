@@ -33,7 +33,8 @@ def test_roundtrip_and_order(tmp_path: Path) -> None:
     lock = tmp_path / "brandkit.lock"
     assert write_lock(lock, entries)
     assert read_lock(lock) == entries
-    paths = [line.split('"path": "')[1].split('"')[0] for line in lock.read_text().splitlines()[1:]]
+    rows = filter(None, lock.read_text().splitlines()[1:])  # blank lines between folders
+    paths = [line.split('"path": "')[1].split('"')[0] for line in rows]
     assert paths == ["a/x.png", "a/y.png", "b/x.png"]
     assert not write_lock(lock, dict(reversed(entries.items()))), "same content: no write"
 
@@ -86,8 +87,8 @@ def test_a_parsed_copy_answers_for_that_lock_only(tmp_path: Path) -> None:
         assert read_lock(lock, parsed) == edited
 
     good = lock.read_text()
-    lock.write_text(good + "{oops\n")
-    with pytest.raises(BrandkitError, match=r"brandkit.lock:4: not a valid lock entry"):
+    lock.write_text(good + "{oops\n")  # line 5: header, a/x, blank, b/y, this
+    with pytest.raises(BrandkitError, match=r"brandkit.lock:5: not a valid lock entry"):
         read_lock(lock, parsed)
     lock.write_text(good.replace('"width": 10', '"width": "ten"', 1))  # valid JSON, wrong type
     with pytest.raises(BrandkitError, match=r"brandkit.lock:2: not a valid lock entry \(width"):

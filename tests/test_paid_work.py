@@ -29,7 +29,7 @@ CHOICES = (
 
 def lock_entries(p: Path) -> dict[str, dict]:
     lines = (p / "brandkit.lock").read_text("utf-8").splitlines()[1:]
-    return {e["path"]: e for e in map(json.loads, lines)}
+    return {e["path"]: e for e in map(json.loads, filter(None, lines))}
 
 
 def latest(p: Path) -> dict[str, str]:

@@ -124,7 +124,7 @@ def test_a_link_leading_outside_is_refused_and_nothing_outside_changes(
 ) -> None:
     message = REFUSED[plant](kit, outside)
     before = snapshot(outside)
-    for command in (["build"], ["build", "--force"], ["gc", "--keep", "1"], ["status"]):
+    for command in (["build"], ["build", "--force"], ["gc", "-y", "--keep", "1"], ["status"]):
         code, _, err = run(kit, *command)
         assert code == 1, (command, err)
         assert message in err and "Traceback" not in err, (command, err)
@@ -151,7 +151,7 @@ def test_a_blob_that_is_a_link_to_an_outside_file_is_never_linked_or_removed(
     published = kit / "dist" / "latest" / DERIVED
     assert published.stat().st_ino != decoy.stat().st_ino
     assert blob.is_file() and not blob.is_symlink()  # made again, in the cache itself
-    assert run(kit, "gc", "--keep", "1")[0] == 0
+    assert run(kit, "gc", "-y", "--keep", "1")[0] == 0
     assert snapshot(outside) == before
 
 
@@ -173,7 +173,7 @@ def test_a_version_folder_holding_a_link_is_republished_and_collected_safely(
     assert "published dist/v0003" in out
     assert_published_as_locked(kit)
     assert (kit / "dist" / "latest" / DERIVED).stat().st_ino != decoy.stat().st_ino
-    code, out, err = run(kit, "gc", "--keep", "1")
+    code, out, err = run(kit, "gc", "-y", "--keep", "1")
     assert code == 0, err
     assert sorted(p.name for p in (kit / "dist").iterdir()) == ["latest", "v0003"]
     assert snapshot(outside) == before
