@@ -758,9 +758,11 @@ DERIVE_MASTERS = 2_000  # x 5 outputs = 10,000
 DERIVE_MASTER_PX = 256
 PARALLEL_TARGET = 0.8  # of cores x the bare loop's rate
 
-# Puts one distinct master per job of the derive kit in the project's cache, as if
-# generated (a local-provider render at 1024 px would cost more than the figure), and
-# prints, per job, the blob's path and the outputs to cut (for the bare loop).
+# Puts one distinct master per job of a derive kit in the project's cache, as if generated
+# (a local-provider render would cost more than the figure), untimed, and prints what the
+# peer needs: per job, the blob's path and the outputs to cut (raster); or per output, the
+# SVG document brandkit gives resvg for it (svg_render.crop_viewbox: sanitised, framed,
+# sized), which the bare loop renders (vector).
 DERIVE_SETUP = """
 import io, json, sys
 from pathlib import Path
@@ -768,23 +770,48 @@ from PIL import Image, ImageDraw
 from pipeline import workflow
 from pipeline.cache import Cache, RecordMeta
 from pipeline.project import Project
-project, px = Project.at(Path(sys.argv[1])), int(sys.argv[2])
+project, kind, px = Project.at(Path(sys.argv[1])), sys.argv[2], int(sys.argv[3])
 loaded = workflow.load(project, {})
 base = Image.radial_gradient("L").resize((px, px)).convert("RGB")
+
+def raster(i):
+    image = base.copy()
+    draw = ImageDraw.Draw(image)
+    x, y = i % px, (i // px) * 7 % px
+    draw.rectangle((x, y, x + 40, y + 40), fill=(i * 37 % 256, i * 91 % 256, 120))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+def vector(i):
+    shapes = []
+    for k in range(60):
+        x, y, r = (i * 13 + k * 29) % 100, (i * 7 + k * 17) % 100, 4 + (i + 3 * k) % 18
+        colour = f"#{(i * 2654435761 + k * 40503) % 0xFFFFFF:06x}"
+        if k % 2:
+            shapes.append(f'<circle cx="{x}" cy="{y}" r="{r}" fill="{colour}" opacity="0.8"/>')
+        else:
+            shapes.append(f'<path d="M{x} {y} Q{x + r} {y - r} {x + 2 * r} {y} '
+                          f'T{x + 3 * r} {y + r} L{x} {y + 2 * r} Z" fill="{colour}"/>')
+    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" width="1024" '
+            'height="1024"><rect width="100" height="100" fill="#F4F1EA"/>'
+            + "".join(shapes) + "</svg>").encode()
+
 work = []
 with Cache(project.cache_dir) as cache:
     for i, jp in enumerate(workflow.plan(loaded, cache).jobs):
-        image = base.copy()
-        draw = ImageDraw.Draw(image)
-        draw.rectangle((i % px, (i // px) * 7 % px, i % px + 40, (i // px) * 7 % px + 40),
-                       fill=(i * 37 % 256, i * 91 % 256, 120))
-        buffer = io.BytesIO()
-        image.save(buffer, "PNG", compress_level=1)
-        meta = RecordMeta(width=px, height=px, format="png", provider="local",
-                          model=jp.job.model, spec=jp.job.spec.canonical())
-        record = cache.put(jp.job.key, buffer.getvalue(), meta)
-        work.append([str(cache.blob_path(record.sha256)),
-                     [[t.width, t.height, t.format] for t in jp.job.outputs]])
+        data = raster(i) if kind == "raster" else vector(i)
+        size = (px, px) if kind == "raster" else (1024, 1024)
+        meta = RecordMeta(width=size[0], height=size[1], format="png" if kind == "raster"
+                          else "svg", provider="local", model=jp.job.model,
+                          spec=jp.job.spec.canonical())
+        record = cache.put(jp.job.key, data, meta)
+        targets = [[t.width, t.height, t.format] for t in jp.job.outputs]
+        if kind == "raster":
+            work.append([str(cache.blob_path(record.sha256)), targets])
+        else:
+            from pipeline.svg_render import crop_viewbox
+            work += [crop_viewbox(data, w, h).decode() for w, h, _ in targets]
 print(json.dumps(work))
 """
 
@@ -853,22 +880,19 @@ def child_json(script: str, args: list[str], bench: Bench, stdin: str = "") -> d
     return json.loads(proc.stdout.splitlines()[-1])
 
 
-def figure_derive(bench: Bench) -> list[Row]:
-    masters = DERIVE_MASTERS // 5 if bench.quick else DERIVE_MASTERS
-    kit = kits.derive_kit(masters)
-    template = kit.write(bench.tempdir("derive-"))
-    say(f"caching {masters:,} masters of {DERIVE_MASTER_PX} px for the derive figure")
-    work = json.loads(
-        run(
-            [sys.executable, "-c", DERIVE_SETUP, str(template), str(DERIVE_MASTER_PX)],
-            REPO,
-            bench.env(),
-        ).stdout
-    )
+def cut_rounds(
+    bench: Bench, kit: kits.Kit, kind: str, px: int, peer: str
+) -> tuple[float, float, str]:
+    """Cache the kit's masters, then time in each round brandkit's cut stage (a fresh copy
+    of the project) and the peer script: medians of outputs/s, and a note on CPU."""
+    template = kit.write(bench.tempdir(f"{kind}-"))
+    say(f"caching {kit.jobs:,} {kind} masters for the {kit.outputs:,}-output figure")
+    setup = [sys.executable, "-c", DERIVE_SETUP, str(template), kind, str(px)]
+    work = json.dumps(json.loads(run(setup, REPO, bench.env()).stdout))
     stage, bare, cpu, pooled = [], [], [], True
     for i in range(bench.runs):
-        say(f"derive run {i + 1}/{bench.runs}: {kit.outputs:,} outputs, brandkit and bare Pillow")
-        project = bench.tempdir("derive-run-") / "p"
+        say(f"{kind} run {i + 1}/{bench.runs}: {kit.outputs:,} outputs, brandkit and peer")
+        project = bench.tempdir(f"{kind}-run-") / "p"
         shutil.copytree(template, project)
         got = child_json(DERIVE_STAGE, [str(project)], bench)
         remove_tree(project)
@@ -877,20 +901,29 @@ def figure_derive(bench: Bench) -> list[Row]:
         pooled = pooled and got["pooled"]
         stage.append(kit.outputs / got["wall"])
         cpu.append((got["cpu"] / kit.outputs, got["workers_cpu"] / kit.outputs))
-        bare.append(kit.outputs / child_json(BARE_PILLOW, [], bench, json.dumps(work))["wall"])
+        bare.append(kit.outputs / child_json(peer, [], bench, work)["wall"])
     remove_tree(template)
+    note = (
+        f"CPU per output: brandkit's process {statistics.median(c for c, _ in cpu) * 1000:.2f}"
+        f" ms (plan included), its workers {statistics.median(w for _, w in cpu) * 1000:.2f} ms"
+        f"{'' if pooled else '; NO process pool started'}"
+    )
+    return statistics.median(stage), statistics.median(bare), note
+
+
+def figure_derive(bench: Bench) -> list[Row]:
+    masters = DERIVE_MASTERS // 5 if bench.quick else DERIVE_MASTERS
+    kit = kits.derive_kit(masters)
+    rate, peer, cpu = cut_rounds(bench, kit, "raster", DERIVE_MASTER_PX, BARE_PILLOW)
     return [
         parallel_row(
             f"raster derive: {kit.outputs:,} outputs from {masters:,} masters",
             bench.runs,
-            statistics.median(stage),
-            statistics.median(bare),
+            rate,
+            peer,
             "bare Pillow loop",
             f"{DERIVE_MASTER_PX} px PNG masters, 5 square png|webp outputs each; the cut stage "
-            f"includes storing every output in the cache; CPU per output: brandkit's process "
-            f"{statistics.median(c for c, _ in cpu) * 1000:.2f} ms (plan included), "
-            f"its workers {statistics.median(w for _, w in cpu) * 1000:.2f} ms"
-            f"{'' if pooled else '; NO process pool started'}",
+            f"includes storing every output in the cache; {cpu}",
         )
     ]
 
@@ -910,14 +943,46 @@ def parallel_row(label: str, runs: int, rate: float, peer: float, who: str, note
     )
 
 
+# The peer of the vector figure: resvg (the binding svg_render.py uses, with its options:
+# no fonts, relative paths resolved nowhere) rendering each output's framed document to
+# a PNG at its exact size, one process, in a loop.
+BARE_RESVG = """
+import json, sys, time
+import resvg
+docs = json.load(sys.stdin)
+options = resvg.usvg.Options.default()
+options.resources_dir = "/nonexistent/brandkit-renders-read-nothing"
+start = time.perf_counter()
+for doc in docs:
+    resvg.render(resvg.usvg.Tree.from_str(doc, options), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+print(json.dumps({"wall": time.perf_counter() - start}))
+"""
+VECTOR_MASTERS = 200  # x 5 outputs = 1,000
+
+
 def figure_vector(bench: Bench) -> list[Row]:
+    if not (REPO / "pipeline" / "svg_render.py").exists():
+        return [
+            Row(
+                "vector render: 1,000 outputs",
+                "-",
+                "-",
+                result="SKIP",
+                note="pipeline/svg_render.py (the renderer) is not in this checkout",
+            )
+        ]
+    kit = kits.derive_kit(VECTOR_MASTERS)
+    rate, peer, cpu = cut_rounds(bench, kit, "vector", DERIVE_MASTER_PX, BARE_RESVG)
     return [
-        Row(
-            "vector render: 1,000 outputs",
-            "-",
-            "-",
-            result="SKIP",
-            note="pipeline/svg_render.py (the renderer) is not in this checkout yet",
+        parallel_row(
+            f"vector render: {kit.outputs:,} outputs from {VECTOR_MASTERS} SVG masters",
+            bench.runs,
+            rate,
+            peer,
+            "bare resvg loop",
+            "60-shape SVG masters, 5 square png|webp outputs each; brandkit also sanitises, "
+            "frames, encodes and stores each output, resvg in its svg_worker process; "
+            f"the peer renders the same framed documents; {cpu}",
         )
     ]
 

@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import pickle
 import signal
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import Cache, Record
 from .jobs import OutputTarget
 from .results import describe
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Outputs a build cuts in threads before it starts a pool: below this, a pool's start-up
 # costs more than it saves (bench/cut_strategies.py).
@@ -139,6 +140,8 @@ class Cutter:
         if self.workers < 2 or self._seen < POOL_FROM:
             async with self._threads:
                 return await asyncio.to_thread(cut, self.root, master, targets)
+        from concurrent.futures.process import BrokenProcessPool
+
         loop = asyncio.get_running_loop()
         pool = self._start()
         with _interrupts_ignored():  # submit may start a worker
@@ -152,9 +155,14 @@ class Cutter:
             return Cut(error=CutError("the process cutting it stopped (out of memory?)"))
 
     def _start(self) -> ProcessPoolExecutor:
+        """The pool, started on first use (its modules too: a build that cuts nothing, or
+        little, never imports multiprocessing)."""
         if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import process
+
             self.pooled = True
-            self._pool = ProcessPoolExecutor(
+            self._pool = process.ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context(START_METHOD),
                 initializer=_ignore_interrupts,

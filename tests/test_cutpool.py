@@ -6,6 +6,7 @@ no process at all."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.process
 import dataclasses
 import multiprocessing
 import os
@@ -56,7 +57,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ProcessPoolExecutor]
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(pipeline.cutpool, "ProcessPoolExecutor", Recorded)
+    monkeypatch.setattr(concurrent.futures.process, "ProcessPoolExecutor", Recorded)
     monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", 1)
     yield started
     assert_no_worker_left()
