@@ -136,6 +136,7 @@ class Expander:
                     outputs=outputs,  # type: ignore[arg-type]
                     matrix=tuple((k, str(v)) for k, v in combo),
                     alias=resolved.alias,
+                    candidates=settings.candidates,
                 )
 
     def spec(

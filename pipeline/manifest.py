@@ -38,6 +38,8 @@ class Settings:
     style: str | None = None
     substyle: str | None = None
     seed: int | None = None
+    candidates: int = 1  # DESIGN "Candidates, review and approval"
+    approval: str = "optional"  # defaults only: optional | required
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +338,8 @@ class _ManifestBuilder:
             style=raw.get("style", base.style),
             substyle=raw.get("substyle", base.substyle),
             seed=raw.get("seed", base.seed),
+            candidates=raw.get("candidates", base.candidates),
+            approval=raw.get("approval", base.approval),
         )
 
     def asset(self, asset_id: str, raw: dict[str, Any], defaults: Settings) -> Asset:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import Cache, Record
+from .candidates import Choice
 from .errors import BrandkitError
 from .index import IndexEntry, entries
 from .jobs import Job, OutputTarget
@@ -53,6 +54,10 @@ class JobPlan:
     # Lock entries of outputs published from a paid provider that this job would replace
     # although only the provider differs (see paid_replacements).
     replaces_paid: list[LockEntry] = field(default_factory=list)
+    # Candidates (candidates.py, set by approval.annotate): the job's choice, and which
+    # of its candidates this plan's master is (a job with no outputs is a master only).
+    choice: Choice | None = None
+    candidate: int | None = 1  # None: an approved master of the job's earlier inputs
 
     @property
     def estimated_cost_usd(self) -> float:
@@ -67,6 +72,7 @@ class Plan:
     only: str | None = None
     force: bool = False
     unknown_prices: set[str] = field(default_factory=set)
+    choices: list[Choice] = field(default_factory=list)  # per expanded job (candidates.py)
 
     def count(self, status: str) -> int:
         return sum(1 for j in self.jobs if j.status == status)
@@ -178,6 +184,8 @@ class _Planner:
                 if master is not None and o.source == "generate":
                     o.source = "derive"
         needs = {o.source for o in outputs}
+        if not outputs and key not in self.cached:  # a candidate master, no outputs
+            needs = {"generate"}
         if self.force:
             status, reason = "generate", "--force"
         elif "generate" in needs:

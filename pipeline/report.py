@@ -143,6 +143,12 @@ def _job_json(j: JobPlan) -> dict[str, Any]:
         ],
         "estimated_cost_usd": j.estimated_cost_usd,
     }
+    if j.choice is not None:  # candidates and approval (approval.py)
+        data["candidates"] = len(j.choice.keys)
+        data["candidate"] = j.choice.chosen
+        data["approved"] = j.choice.approved
+        data["state"] = j.choice.state
+        data["master_of"] = j.candidate  # which candidate this job's master is
     if j.replaces_paid:  # only on such jobs: a plan of 10,000 jobs stays as small
         data["replaces_paid"] = [
             {"path": e.path, "provider": e.provider, "model": e.model} for e in j.replaces_paid

@@ -184,6 +184,7 @@ STAGES = [
         "expand",
         {
             "pipeline.expand",
+            "pipeline.candidates",
             "pipeline.templates",
             "pipeline.output_paths",
             "pipeline.sandbox",
@@ -191,7 +192,7 @@ STAGES = [
             "pipeline.sandbox_filters",
         },
     ),
-    ("plan", {"pipeline.plan"}),
+    ("plan", {"pipeline.plan", "pipeline.approval"}),
     (
         "execute",
         {
