@@ -112,6 +112,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "generate": plan.count("generate"),
             "derive": plan.count("derive"),
             "reuse": plan.count("reuse"),
+            "held": plan.count("held"),
             "remove": len(plan.removed),
             "outputs": len(plan.outputs),
             "estimated_cost_usd": plan.estimated_cost_usd,

@@ -289,3 +289,65 @@ def test_candidates_with_a_seed_ask_for_different_seeds_and_get_different_images
         assert run(p, "pick", "hero", str(n))[0] == 0
         shas.add(latest(p)["hero/hero-16x9.png"])
     assert len(shas) == 3
+
+
+def test_candidates_and_approval_are_validated_with_file_and_line(
+    run: Run, tmp_path: Path
+) -> None:
+    p = tmp_path / "p"
+    write_manifest(
+        p,
+        "kit: {name: x}\nbrand: {name: Acme}\ndefaults:\n  provider: local\n"
+        "  approval: always\n"
+        "assets:\n  hero: {prompt: 'a', sizes: ['16:9'], candidates: 9}\n"
+        "  icon: {prompt: 'b', sizes: ['1:1'], candidates: 0, approval: required}\n",
+    )
+    code, _, err = run(p, "validate")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0] == (
+        "brandkit.yaml:5:13: defaults.approval: 'always' is not valid; "
+        "use one of: optional, required"
+    )
+    assert lines[1:3] == [
+        "brandkit.yaml:7:52: assets.hero.candidates: 9 is greater than the maximum of 8",
+        "brandkit.yaml:8:51: assets.icon.candidates: 0 is less than the minimum of 1",
+    ]
+    assert lines[3].startswith("brandkit.yaml:8:54: assets.icon.approval: unknown key 'approval'")
+
+
+def test_choice_reads_the_lock_and_falls_back_to_candidate_one() -> None:
+    from pipeline.candidates import choose, plan_jobs
+    from pipeline.jobs import GenerationSpec, Job, OutputTarget
+    from pipeline.keys import content_key
+    from pipeline.lockfile import LockEntry
+
+    spec = GenerationSpec(prompt="p", width=64, height=64)
+    out = OutputTarget(path="a/a.png", width=64, height=64, format="png", size="1:1")
+    job = Job(content_key("local", "m", spec), "a", "local", "m", spec, (out,), candidates=3)
+    keys = [content_key("local", "m", spec, i) for i in (1, 2, 3)]
+
+    def entry(**kw: object) -> dict[str, LockEntry]:
+        fields = dict(path="a/a.png", key=keys[0], sha256="0" * 64, width=64, height=64,
+                      format="png", provider="local", model="m", seed=None, cost_usd=0.0,
+                      credits=None, size=1)  # fmt: skip
+        return {"a/a.png": LockEntry(**{**fields, **kw})}  # type: ignore[arg-type]
+
+    [c] = choose([job], {})
+    assert (c.chosen, c.state, c.live_key) == (1, "open", keys[0])
+    [c] = choose([job], entry(candidate=2, candidates=3))
+    assert (c.chosen, c.live_key) == (2, keys[1])
+    [c] = choose([job], entry(candidate=5, candidates=5))
+    assert c.chosen == 1, "a pick above today's count falls back to candidate 1"
+    [c] = choose([job], entry(candidate=3, candidates=3, approved_key=keys[0]))
+    assert (c.state, c.live_key, c.held) == ("held", keys[0], True)
+    [c] = choose([job], entry(approved_key=keys[0]))
+    assert (c.state, c.approved, c.live_key) == ("approved", True, keys[0])
+    [c] = choose([job], {}, required={"a"}, picks={keys[0]: 2})
+    assert (c.state, c.chosen, c.live_key) == ("pending", 2, None)
+    [c] = choose([job], entry(candidate=3, candidates=3), picks={keys[0]: 2})
+    assert c.chosen == 3, "the lock wins over a stale local pick"
+    live, *extra = plan_jobs(choose([job], entry(candidate=2, candidates=3)))
+    assert (live.key, live.outputs) == (keys[1], (out,))
+    assert [(j.key, j.outputs) for j in extra] == [(keys[0], ()), (keys[2], ())]
+    assert [j.key for j in plan_jobs(choose([job], {}, required={"a"}))] == keys
