@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 from .cache import Cache
 from .candidates import Choice, choose, lock_fields, plan_jobs, read_picks
+from .errors import BrandkitError
 from .jobs import Job
 from .lockfile import LockEntry
 from .manifest import Manifest
-from .plan import Plan, make_plan
+from .plan import JobPlan, Plan, make_plan
 from .project import Project
 from .selectors import selector_of
 
@@ -50,19 +51,18 @@ def plan_with_choices(
 
 def annotate(the_plan: Plan, choices: list[Choice]) -> None:
     """Each JobPlan's choice and candidate; a held job's reuse is `held`. A held job
-    whose approved master is gone (not cached, not published) cannot be made again
-    from today's inputs: it is dropped, and its outputs are left out (notes says so)."""
+    whose approved image is gone (not cached, not published) cannot be made again from
+    today's inputs: an error that says what to do (never a silent loss of the approval)."""
     the_plan.choices = choices
     live = {c.live_key: c for c in choices if c.live_key is not None}
     masters = {k: (c, i) for c in choices for i, k in enumerate(c.keys, 1)}
-    kept = []
     for jp in the_plan.jobs:
         key = jp.job.key
         if jp.job.outputs and key in live:
             c = jp.choice = live[key]
             jp.candidate = c.candidate_of(key)
             if c.held and jp.candidate is None and jp.status == "generate":
-                continue  # the approved image is lost: never regenerate it from new inputs
+                _keep_published(the_plan, jp, c)  # never made again from today's inputs
             if c.held and jp.status == "reuse":
                 jp.status = "held"
                 jp.reason = f"approved image stays live; candidate {c.chosen} awaits approval"
@@ -71,8 +71,29 @@ def annotate(the_plan: Plan, choices: list[Choice]) -> None:
             jp.reason = f"candidate {jp.candidate} of {len(jp.choice.keys)}" + (
                 f" ({jp.reason})" if jp.status == "generate" and jp.reason != "new" else ""
             )
-        kept.append(jp)
-    the_plan.jobs = kept
+
+
+def _keep_published(the_plan: Plan, jp: JobPlan, c: Choice) -> None:
+    """A held job's approved outputs as published (`--force` regenerates candidates,
+    never an approved image of earlier inputs); an error when they are not there."""
+    lock = the_plan.lock
+    if not the_plan.force or any(
+        o.target.path not in lock or lock[o.target.path].key != jp.job.key for o in jp.outputs
+    ):
+        raise BrandkitError(_lost(c))
+    jp.status, jp.reason = "held", "approved image stays live (--force regenerates candidates)"
+    for o in jp.outputs:
+        o.source = "published"
+
+
+def _lost(c: Choice) -> str:
+    name = selector_of(c.job)
+    return (
+        f"{name} is approved, but its approved image is neither in the cache nor in "
+        f"dist/latest, and its inputs changed, so it cannot be made again; restore "
+        f"dist/ or .brandkit/, or run brandkit unapprove {name} (then pick and approve "
+        "a new candidate)"
+    )
 
 
 @dataclass

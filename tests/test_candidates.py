@@ -351,3 +351,41 @@ def test_choice_reads_the_lock_and_falls_back_to_candidate_one() -> None:
     assert (live.key, live.outputs) == (keys[1], (out,))
     assert [(j.key, j.outputs) for j in extra] == [(keys[0], ()), (keys[2], ())]
     assert [j.key for j in plan_jobs(choose([job], {}, required={"a"}))] == keys
+
+
+def test_a_held_approved_image_is_never_regenerated_from_new_inputs(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    import shutil
+
+    p = kit(tmp_path, candidates=1)
+    built(run, p)
+    assert run(p, "approve", "hero")[0] == 0
+    approved = {k: v for k, v in latest(p).items() if k.startswith("hero")}
+    write_manifest(p, manifest(hero="another hero", candidates=1))
+    built(run, p, "--force", "--only", "hero")  # the candidate, never the approved image
+    assert remote.paid_generations == 2 + 1
+    assert {k: v for k, v in latest(p).items() if k.startswith("hero")} == approved
+    lock_before = (p / "brandkit.lock").read_bytes()
+    shutil.rmtree(p / "dist")
+    shutil.rmtree(p / ".brandkit")
+    code, _, err = run(p, "build")
+    assert code == 1
+    assert "hero@16:9 is approved, but its approved image is neither in the cache nor" in err
+    assert "brandkit unapprove hero@16:9" in err
+    assert (p / "brandkit.lock").read_bytes() == lock_before, "the approval is kept"
+    assert remote.paid_generations == 3
+
+
+def test_a_partial_build_keeps_other_jobs_picks_and_approvals(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    p = kit(tmp_path)
+    built(run, p)
+    assert run(p, "pick", "hero", "2")[0] == 0
+    assert run(p, "approve", "hero")[0] == 0
+    hero = hero_lines(p)
+    write_manifest(p, manifest().replace("an icon", "a new icon"))
+    built(run, p, "--only", "icon")
+    assert remote.paid_generations == 5
+    assert hero_lines(p) == hero, "hero carried as published, with its pick and approval"
