@@ -193,6 +193,8 @@ def plan_summary(plan: Plan) -> str:
         f"{len(plan.jobs)} jobs: {plan.count('generate')} to generate, "
         f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date"
     ]
+    if plan.count("held"):
+        parts.append(f"{plan.count('held')} held (approved images stay live)")
     if plan.removed:
         parts.append(f"{len(plan.removed)} outputs to remove")
     parts.append(f"estimated cost ${plan.estimated_cost_usd:.2f}")

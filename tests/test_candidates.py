@@ -188,6 +188,8 @@ def test_a_changed_approved_job_is_held_until_pick_and_approve(
     assert {k: v for k, v in latest(p).items() if k.startswith("hero")} == approved
     assert {k: e["sha256"] for k, e in hero_lines(p).items()} == approved
 
+    code, out, _ = run(p, "plan")
+    assert "held     hero" in out and "1 held (approved images stay live)" in out
     code, out, _ = run(p, "status", "--check")
     assert code == 1
     assert "held: hero@16:9" in out and "brandkit pick SELECTOR N" in out
@@ -389,3 +391,34 @@ def test_a_partial_build_keeps_other_jobs_picks_and_approvals(
     built(run, p, "--only", "icon")
     assert remote.paid_generations == 5
     assert hero_lines(p) == hero, "hero carried as published, with its pick and approval"
+
+
+def test_approvals_on_two_branches_merge_without_conflict_end_to_end(
+    run: Run, tmp_path: Path, remote: Emulator
+) -> None:
+    import subprocess
+
+    p = kit(tmp_path)
+    built(run, p)
+    (p / ".gitignore").write_text("dist/\n.brandkit/\n")
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=p, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+
+    git("init", "-q", "-b", "main")
+    git("add", "."), git("commit", "-qm", "base")
+    git("checkout", "-qb", "design")
+    assert run(p, "approve", "hero")[0] == 0
+    git("commit", "-qam", "approve hero")
+    git("checkout", "-q", "main")
+    assert run(p, "approve", "icon")[0] == 0
+    git("commit", "-qam", "approve icon")
+    git("merge", "-q", "--no-edit", "design")
+    text = (p / "brandkit.lock").read_text("utf-8")
+    assert "<<<<<<<" not in text
+    assert all(e["approved_key"] == e["key"] for e in lock(p).values()), "both approvals"
+    assert run(p, "status", "--check")[0] == 0
+    assert remote.paid_generations == 4
