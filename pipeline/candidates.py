@@ -37,7 +37,7 @@ SEED_MODULUS = 2**32  # the schema's seed range: 0 .. 4294967295
 PICKS_FILE = "picks.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Choice:
     """One expanded job and what it publishes. `keys[i - 1]` is candidate i's key."""
 
@@ -134,7 +134,9 @@ def plan_jobs(choices: list[Choice]) -> list[Job]:
     extra: list[Job] = []
     for c in choices:
         key = c.live_key
-        if key is not None:
+        if key == c.job.key:  # candidate 1, as a kit without candidates has it
+            live.append(c.job)
+        elif key is not None:
             i = c.candidate_of(key)
             job = c.job if i is None else candidate_job(c.job, i)
             live.append(replace(job, key=key, outputs=c.job.outputs))
