@@ -169,6 +169,10 @@ def plan(
         report.print_plan_json(the_plan)
     else:
         report.print_plan(the_plan, verbose=verbose)
+        from .approval import notes
+
+        for note in notes(the_plan):  # held and unapproved jobs (stderr)
+            click.echo(note, err=True)
 
 
 @cli.command()

@@ -70,8 +70,9 @@ def apply(
     _keep_picks(project.cache_dir, changed, lock)
     result = build(loaded, cache, the_plan, env, notify=notify)
     published = result.published
-    if published is None:  # (a failure: build reported it; nothing was written)
-        raise BrandkitError("nothing was published")
+    if published is None:  # an output could not be cut: nothing was written
+        said = "; ".join(f"{f.job.job.asset}: {f.message}" for f in result.outcome.failures[:3])
+        raise BrandkitError(f"{said}; nothing was published, the lock is unchanged")
     merged = {p: e for p, e in lock.items() if p not in touched}
     merged.update({p: e for p, e in published.entries.items() if p in touched})
     _write_merged(project, merged, published.entries)

@@ -188,8 +188,9 @@ def test_a_changed_approved_job_is_held_until_pick_and_approve(
     assert {k: v for k, v in latest(p).items() if k.startswith("hero")} == approved
     assert {k: e["sha256"] for k, e in hero_lines(p).items()} == approved
 
-    code, out, _ = run(p, "plan")
+    code, out, err = run(p, "plan")
     assert "held     hero" in out and "1 held (approved images stay live)" in out
+    assert "1 job(s) held, their approved images stay live: hero@16:9" in err
     code, out, _ = run(p, "status", "--check")
     assert code == 1
     assert "held: hero@16:9" in out and "brandkit pick SELECTOR N" in out
