@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__, commands
+from . import __version__, commands, pick_cli
 from .cache import Cache
 from .commands import json_option
 from .errors import ManifestError, UsageError
@@ -178,6 +178,10 @@ def plan(
         report.print_plan_json(the_plan)
     else:
         report.print_plan(the_plan, verbose=verbose)
+        from .approval import notes
+
+        for note in notes(the_plan):  # held and unapproved jobs (stderr)
+            click.echo(note, err=True)
 
 
 @cli.command()
@@ -232,6 +236,7 @@ def build(
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
     from . import report
+    from .approval import notes
 
     if keep_going and fail_fast:
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
@@ -258,8 +263,8 @@ def build(
     click.echo(report.build_summary(result))
     if result.outcome.failures:
         sys.exit(1)
-    if result.published is not None and not only:
-        c.stamp(provider, max_jobs, list(result.published.entries))
+    if result.published is not None and not only and not notes(result.plan):
+        c.stamp(provider, max_jobs, list(result.published.entries))  # (nothing held)
 
 
 def _plan(
@@ -352,6 +357,8 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
 
 
 for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc):
+    cli.add_command(_command)
+for _command in (pick_cli.pick, pick_cli.approve, pick_cli.unapprove):
     cli.add_command(_command)
 
 

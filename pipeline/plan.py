@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache, Record
+from .candidates import Choice
 from .errors import BrandkitError
 from .index import IndexEntry, entries
 from .jobs import Job, OutputTarget
@@ -56,6 +57,10 @@ class JobPlan:
     # Lock entries of outputs published from a paid provider that this job would replace
     # although only the provider differs (see paid_replacements).
     replaces_paid: list[LockEntry] = field(default_factory=list)
+    # Candidates (candidates.py, set by approval.annotate): the job's choice, and which
+    # of its candidates this plan's master is (a job with no outputs is a master only).
+    choice: Choice | None = None
+    candidate: int | None = 1  # None: an approved master of the job's earlier inputs
 
     @property
     def estimated_cost_usd(self) -> float:
@@ -70,6 +75,7 @@ class Plan:
     only: str | None = None
     force: bool = False
     unknown_prices: set[str] = field(default_factory=set)
+    choices: list[Choice] = field(default_factory=list)  # per expanded job (candidates.py)
 
     def count(self, status: str) -> int:
         return sum(1 for j in self.jobs if j.status == status)
@@ -187,6 +193,8 @@ class _Planner:
                 if master is not None and o.source == "generate":
                     o.source = "derive"
         needs = {o.source for o in outputs}
+        if not outputs and key not in self.cached:  # a candidate master, no outputs
+            needs = {"generate"}
         if self.force:
             status, reason = "generate", "--force"
         elif "generate" in needs:
@@ -320,26 +328,6 @@ def only_provider_differs(
     if (entry.width, entry.height, entry.format) != (target.width, target.height, target.format):
         return False
     return (keys or KeysUnder()).of(job, entry.provider) == entry.key
-
-
-def describe_paid_replacements(counts: dict[tuple[str, str], int]) -> str:
-    """`6 outputs published from runware would be replaced by local placeholders`."""
-    parts = []
-    for (old, new), n in sorted(counts.items()):
-        by = f"{new} placeholders" if new in FREE_PROVIDERS else f"{new} images, paid again"
-        parts.append(f"{_outputs(n)} published from {old} would be replaced by {by}")
-    return "; ".join(parts)
-
-
-def paid_choices(counts: dict[tuple[str, str], int]) -> str:
-    """The two explicit choices, as commands to copy."""
-    olds = sorted({old for old, _ in counts})
-    keep = (
-        f'"brandkit build --provider {olds[0]}" to keep building with {olds[0]}'
-        if len(olds) == 1
-        else '"brandkit build --provider NAME" to keep building with the provider that made them'
-    )
-    return f'run {keep}, or "brandkit build --replace-paid" to replace them'
 
 
 def _outputs(n: int) -> str:

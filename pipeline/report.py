@@ -116,6 +116,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "remote": plan.count("remote"),
             "derive": plan.count("derive"),
             "reuse": plan.count("reuse"),
+            "held": plan.count("held"),
             "remove": len(plan.removed),
             "outputs": len(plan.outputs),
             "estimated_cost_usd": plan.estimated_cost_usd,
@@ -147,6 +148,12 @@ def _job_json(j: JobPlan) -> dict[str, Any]:
         ],
         "estimated_cost_usd": j.estimated_cost_usd,
     }
+    if j.choice is not None:  # candidates and approval (approval.py)
+        data["candidates"] = len(j.choice.keys)
+        data["candidate"] = j.choice.chosen
+        data["approved"] = j.choice.approved
+        data["state"] = j.choice.state
+        data["master_of"] = j.candidate  # which candidate this job's master is
     if j.replaces_paid:  # only on such jobs: a plan of 10,000 jobs stays as small
         data["replaces_paid"] = [
             {"path": e.path, "provider": e.provider, "model": e.model} for e in j.replaces_paid
@@ -191,6 +198,8 @@ def plan_summary(plan: Plan) -> str:
         f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date"
         + (f", {plan.count('remote')} from the remote cache" if plan.count("remote") else "")
     ]
+    if plan.count("held"):
+        parts.append(f"{plan.count('held')} held (approved images stay live)")
     if plan.removed:
         parts.append(f"{len(plan.removed)} outputs to remove")
     parts.append(f"estimated cost ${plan.estimated_cost_usd:.2f}")
@@ -198,7 +207,7 @@ def plan_summary(plan: Plan) -> str:
         parts.append(f"(no price known for {', '.join(sorted(plan.unknown_prices))})")
     replacements = plan.paid_replacements()
     if replacements:
-        from .plan import describe_paid_replacements
+        from .paid_words import describe_paid_replacements
 
         parts.append(
             f"{describe_paid_replacements(replacements)}: build refuses without --replace-paid"

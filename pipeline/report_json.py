@@ -44,6 +44,8 @@ def status_json(status: Status, version: str | None) -> dict[str, Any]:
         "version": version,
         "reasons": list(status.reasons),
         "advice": None if status.current else status.advice,
+        "held": list(status.waiting.held) if status.waiting else [],
+        "pending_approval": list(status.waiting.pending) if status.waiting else [],
     }
 
 

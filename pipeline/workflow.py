@@ -17,17 +17,12 @@ from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job, OutputTarget
 from .manifest import Manifest, load_manifest
-from .plan import (
-    KeysUnder,
-    Plan,
-    describe_paid_replacements,
-    make_plan,
-    only_provider_differs,
-    paid_choices,
-)
+from .paid_words import describe_paid_replacements, paid_choices
+from .plan import KeysUnder, Plan, only_provider_differs
 from .project import VERSION_RE, Project
 
 if TYPE_CHECKING:
+    from .approval import Waiting
     from .execute import Outcome, Progress
     from .publish import Published
     from .remote_cache import RemoteCache
@@ -128,17 +123,13 @@ def plan(
     only: str | None = None,
     remote: RemoteCache | None = None,
 ) -> Plan:
+    from .approval import plan_with_choices
+
     lock = loaded.project.read_lock()
     prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
-    return make_plan(
-        loaded.project,
-        loaded.jobs,
-        cache,
-        lock,
-        force=force,
-        only=only,
-        prices=prices,
-        remote=remote,
+    return plan_with_choices(
+        loaded.project, loaded.manifest, loaded.jobs, cache, lock,
+        force=force, only=only, prices=prices, remote=remote,
     )
 
 
@@ -192,6 +183,10 @@ def build(
         )
     if outcome.failures:
         return BuildResult(the_plan, outcome, None)
+    from .approval import notes
+
+    for note in notes(the_plan):
+        (notify or (lambda message: None))(note)
     return BuildResult(
         the_plan, outcome, publish(loaded.project, loaded.manifest, the_plan, outcome, cache)
     )
@@ -242,10 +237,15 @@ class Status:
     # outputs published from a paid provider that only a provider change makes stale:
     # (old, new provider) -> count
     paid: dict[tuple[str, str], int] = field(default_factory=dict)
+    waiting: Waiting | None = None  # held and pending jobs (approval.py)
 
     @property
     def advice(self) -> str:
         """What to run about it."""
+        if self.waiting and (self.waiting.held or self.waiting.pending):
+            if len(self.reasons) == len(self.waiting.lines()):
+                return self.waiting.advice
+            return f"run brandkit build; {self.waiting.advice}"
         if not self.paid:
             return "run brandkit build"
         return (
@@ -260,8 +260,12 @@ def status(loaded: Loaded) -> Status:
     lock = project.read_lock()
     reasons: list[str] = []
     paid: dict[tuple[str, str], int] = {}
+    from .approval import choices_for, waiting
+    from .candidates import plan_jobs
+
+    choices = choices_for(project, loaded.manifest, loaded.jobs, lock)
     wanted: dict[str, tuple[Job, OutputTarget]] = {}
-    for job in loaded.jobs:
+    for job in plan_jobs(choices):  # the live jobs: what dist/latest should hold
         for o in job.outputs:
             wanted[o.path] = (job, o)
     keys = KeysUnder()
@@ -280,7 +284,9 @@ def status(loaded: Loaded) -> Status:
             reasons.append(f"changed: {path}")
     reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
     reasons.extend(_dist_problems(project, lock))
-    return Status(current=not reasons, reasons=reasons, paid=paid)
+    review = waiting(choices)
+    reasons.extend(review.lines())
+    return Status(current=not reasons, reasons=reasons, paid=paid, waiting=review)
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:

@@ -94,7 +94,10 @@ def test_status_json_exits_0_unless_check_and_stale(run: Run, kit: Path) -> None
     assert never["current"] is False and never["version"] is None
     assert run(kit, "build")[0] == 0
     current = check("status", json_of(run, kit, "status", "--check"))
-    assert current == {"current": True, "version": "v0001", "reasons": [], "advice": None}
+    assert current == {
+        "current": True, "version": "v0001", "reasons": [], "advice": None,
+        "held": [], "pending_approval": [],
+    }  # fmt: skip
     (kit / "brandkit.yaml").write_text(KIT.replace("an icon", "a new icon"))
     stale = check("status", json_of(run, kit, "status"))
     assert stale["current"] is False and stale["advice"] == "run brandkit build"

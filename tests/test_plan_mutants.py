@@ -20,13 +20,8 @@ from pipeline.cache import Cache, RecordMeta
 from pipeline.cli import main
 from pipeline.jobs import Fit, Job
 from pipeline.keys import derived_key
-from pipeline.plan import (
-    Plan,
-    describe_paid_replacements,
-    make_plan,
-    only_provider_differs,
-    paid_choices,
-)
+from pipeline.paid_words import describe_paid_replacements, paid_choices
+from pipeline.plan import Plan, make_plan, only_provider_differs
 from pipeline.project import Project
 from tests.conftest import assert_published_tree
 from tests.test_plan import MANIFEST, locked, store, summary
