@@ -332,7 +332,7 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
         click.echo(f"  {reason}")
     if len(result.reasons) > len(shown):
         click.echo(f"  ... and {len(result.reasons) - len(shown)} more")
-    click.echo(f"stale: {len(result.reasons)} difference(s); {result.advice}")
+    click.echo(f"stale: {len(result.reasons)} file difference(s); {result.advice}")
     if check:
         sys.exit(1)
 

@@ -107,13 +107,16 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "jobs": [_job_json(j) for j in plan.jobs],
         "removed": [e.path for e in plan.removed],
+        "moved": [{"from": m.old, "to": m.new, "key": m.key} for m in plan.moved],
         "summary": {
             "jobs": len(plan.jobs),
             "generate": plan.count("generate"),
             "derive": plan.count("derive"),
             "reuse": plan.count("reuse"),
             "remove": len(plan.removed),
+            "move": len(plan.moved),
             "outputs": len(plan.outputs),
+            "outputs_to_write": files_to_write(plan),
             "estimated_cost_usd": plan.estimated_cost_usd,
             "unknown_prices": sorted(plan.unknown_prices),
             "replaces_paid": sum(len(j.replaces_paid) for j in plan.jobs),
@@ -143,6 +146,8 @@ def _job_json(j: JobPlan) -> dict[str, Any]:
         ],
         "estimated_cost_usd": j.estimated_cost_usd,
     }
+    if j.changes:  # only on changed jobs: a plan of 10,000 jobs stays as small
+        data["changes"] = [c.as_json() for c in j.changes]
     if j.replaces_paid:  # only on such jobs: a plan of 10,000 jobs stays as small
         data["replaces_paid"] = [
             {"path": e.path, "provider": e.provider, "model": e.model} for e in j.replaces_paid
@@ -176,18 +181,30 @@ def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) 
         for o in j.outputs:
             if verbose or o.source not in ("cache", "dist"):
                 out.write(f"         -> {o.target.path}\n")
+    for m in plan.moved:
+        out.write(f"move     {m.old} -> {m.new}\n")
     for e in plan.removed:
         out.write(f"remove   {e.path}\n")
     out.write(plan_summary(plan) + "\n")
 
 
+def files_to_write(plan: Plan) -> int:
+    """Outputs whose bytes must be made (cut from a master, or generated)."""
+    return sum(o.source in ("derive", "generate") for o in plan.outputs)
+
+
 def plan_summary(plan: Plan) -> str:
+    """Jobs (generations) and files (outputs) counted apart, each named."""
+    files, cut = len(plan.outputs), files_to_write(plan)
     parts = [
         f"{len(plan.jobs)} jobs: {plan.count('generate')} to generate, "
-        f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date"
+        f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date "
+        f"({files} files: {cut} to write, {files - cut} reused)"
     ]
+    if plan.moved:
+        parts.append(f"{len(plan.moved)} files to move")
     if plan.removed:
-        parts.append(f"{len(plan.removed)} outputs to remove")
+        parts.append(f"{len(plan.removed)} files to remove")
     parts.append(f"estimated cost ${plan.estimated_cost_usd:.2f}")
     if plan.unknown_prices:
         parts.append(f"(no price known for {', '.join(sorted(plan.unknown_prices))})")
@@ -206,11 +223,20 @@ def build_summary(result: BuildResult) -> str:
     # A job an earlier (stopped) build paid for and this one collected is generated here,
     # and its cost counted here; say so, or the rerun looks like it paid for it again.
     earlier = f" ({o.resumed} collected from an earlier build)" if o.resumed else ""
-    text = (
-        f"generated {o.generated}{earlier}, derived {o.derived}, reused {o.reused}, "
-        f"failed {len(o.failures)}, "
-        + (f"not sent {o.skipped}, " if o.skipped else "")
-        + f"cost ${o.cost_usd:.2f}"
+    jobs = result.plan.jobs
+    if o.generated or o.failures or o.skipped or o.derived:
+        text = (
+            f"generated {o.generated}{earlier}, "
+            + (f"cut from cached masters {cut}, " if (cut := _count(jobs, "derive")) else "")
+            + f"up to date {_count(jobs, 'reuse')}, failed {len(o.failures)}"
+            + (f", not sent {o.skipped}" if o.skipped else "")
+            + f" ({len(jobs)} jobs); "
+        )
+    else:  # as fastpath says it, knowing only the files
+        text = "generated 0, failed 0, every job up to date; "
+    text += (
+        f"{o.derived + o.reused} files: {o.derived} written, {o.reused} reused; "
+        f"cost ${o.cost_usd:.2f}"
     )
     if result.published is None:
         text += "; nothing published (finished images are cached: rerun to resume)"
@@ -219,6 +245,10 @@ def build_summary(result: BuildResult) -> str:
     else:
         text += "; no changes, no new version"
     return text
+
+
+def _count(jobs: list[JobPlan], status: str) -> int:
+    return sum(j.status == status for j in jobs)
 
 
 def job_label(job: Job) -> str:

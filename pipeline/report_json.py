@@ -44,6 +44,7 @@ def status_json(status: Status, version: str | None) -> dict[str, Any]:
         "version": version,
         "reasons": list(status.reasons),
         "advice": None if status.current else status.advice,
+        "changes": list(status.changes),
     }
 
 

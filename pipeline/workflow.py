@@ -26,6 +26,7 @@ from .plan import (
     paid_choices,
 )
 from .project import VERSION_RE, Project
+from .reasons import brand_colours, explain_outputs
 
 if TYPE_CHECKING:
     from .execute import Outcome, Progress
@@ -123,8 +124,9 @@ def plan(loaded: Loaded, cache: Cache, *, force: bool = False, only: str | None 
     lock = loaded.project.read_lock()
     prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
     return make_plan(
-        loaded.project, loaded.jobs, cache, lock, force=force, only=only, prices=prices
-    )
+        loaded.project, loaded.jobs, cache, lock, force=force, only=only, prices=prices,
+        colours=brand_colours(loaded.manifest),
+    )  # fmt: skip
 
 
 @dataclass
@@ -225,6 +227,7 @@ class Status:
     # outputs published from a paid provider that only a provider change makes stale:
     # (old, new provider) -> count
     paid: dict[tuple[str, str], int] = field(default_factory=dict)
+    changes: list[dict] = field(default_factory=list)  # {path, field, old, new} (reasons.py)
 
     @property
     def advice(self) -> str:
@@ -248,6 +251,7 @@ def status(loaded: Loaded) -> Status:
         for o in job.outputs:
             wanted[o.path] = (job, o)
     keys = KeysUnder()
+    changed: list[tuple[str, Job]] = []
     for path, (job, o) in wanted.items():
         entry = lock.get(path)
         if entry is None:
@@ -260,10 +264,13 @@ def status(loaded: Loaded) -> Status:
             o.height,
             o.format,
         ):
-            reasons.append(f"changed: {path}")
+            changed.append((path, job))
+    explained = explain_outputs(changed, project.read_index, brand_colours(loaded.manifest))
+    reasons.extend(text for text, _ in explained)
     reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
     reasons.extend(_dist_problems(project, lock))
-    return Status(current=not reasons, reasons=reasons, paid=paid)
+    changes = [c for _, cs in explained for c in cs]
+    return Status(current=not reasons, reasons=reasons, paid=paid, changes=changes)
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:

@@ -191,7 +191,7 @@ STAGES = [
             "pipeline.sandbox_filters",
         },
     ),
-    ("plan", {"pipeline.plan"}),
+    ("plan", {"pipeline.plan", "pipeline.reasons", "pipeline.moves"}),
     (
         "execute",
         {

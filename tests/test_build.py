@@ -137,8 +137,8 @@ def test_reasons_for_prompt_and_size_changes(run: Run, sample: Path) -> None:
         for j in run.json(sample, "plan")["jobs"]
         if j["status"] == "generate"
     }
-    assert ("story", "prompt changed") in reasons
-    assert ("hero", "model changed, size changed") in reasons
+    assert ("story", 'prompt +"pouring" -"spilling"') in reasons
+    assert ("hero", "model recraft-v4-pro -> recraft-v4, size 2688x1536 -> 1344x768") in reasons
 
 
 @pytest.mark.slow
