@@ -243,9 +243,11 @@ def build(
         replace_paid=replace_paid,
         max_wait=max_wait,
     )
-    for failure in result.outcome.failures:
-        click.echo(report.failure_line(failure), err=True)
+    for line in report.failure_lines(result.outcome.failures):
+        click.echo(line, err=True)
     click.echo(report.build_summary(result))
+    if (step := report.next_step(result)) is not None:
+        click.echo(step, err=True)
     if result.outcome.failures:
         sys.exit(1)
     if result.published is not None and not only:

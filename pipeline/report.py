@@ -268,8 +268,47 @@ def job_label(job: Job) -> str:
 
 def failure_line(failure: Failure) -> str:
     """`failed: social[subject=beans]@1:1 (runware): <cause>`"""
+    from .selectors import selector_of
+
     job = failure.job.job
-    return f"failed: {job_label(job)} ({job.provider}): {failure.message}"
+    return f"failed: {selector_of(job)} ({job.provider}): {failure.message}"
+
+
+def failure_lines(failures: list[Failure]) -> list[str]:
+    """One line per distinct cause: a failure alone as `failure_line` says it; the same
+    cause from one provider for several jobs once, with a count and their selectors:
+    `failed: 3 jobs (runware): <cause> (hero@16:9, hero@1:1, logo@1:1)`."""
+    from .selectors import selector_of
+
+    groups: dict[tuple[str, str], list[Failure]] = {}
+    for f in failures:
+        groups.setdefault((f.job.job.provider, f.message), []).append(f)
+    lines = []
+    for (provider, message), same in groups.items():
+        if len(same) == 1:
+            lines.append(failure_line(same[0]))
+            continue
+        names = [selector_of(f.job.job) for f in same]
+        shown = ", ".join(names[:NAMED_FAILURES]) + (
+            f", and {len(names) - NAMED_FAILURES} more" if len(names) > NAMED_FAILURES else ""
+        )
+        lines.append(f"failed: {len(same)} jobs ({provider}): {message} ({shown})")
+    return lines
+
+
+NAMED_FAILURES = 8  # selectors named on a line of identical failures
+
+
+def next_step(result: BuildResult) -> str | None:
+    """What to do after a build with failures: fix the cause, build again; what is kept."""
+    o = result.outcome
+    if not o.failures:
+        return None
+    done = len(result.plan.jobs) - len({id(f.job) for f in o.failures}) - o.skipped
+    kept = f"the {done} jobs done are kept" if done != 1 else "the 1 job done is kept"
+    kept = kept if done > 0 else ""
+    again = "fix the cause above and run brandkit build again"
+    return f"next: {again}" + (f": {kept} (cached), only what failed is retried" if kept else "")
 
 
 def use_terminal(stream: TextIO) -> bool:
