@@ -40,7 +40,9 @@ def test_one_refusal_for_several_jobs_is_said_once_with_a_count_and_their_select
 
 
 def test_different_causes_are_each_named_with_the_job_s_combination(
-    run: Run, tmp_path: Path, flaky: type[FlakyLocal]  # noqa: F811
+    run: Run,
+    tmp_path: Path,
+    flaky: type[FlakyLocal],  # noqa: F811
 ) -> None:
     write_manifest(
         tmp_path,
