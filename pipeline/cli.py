@@ -341,6 +341,7 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
 
 for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc):
     cli.add_command(_command)
+cli.add_command(commands.log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -206,7 +206,7 @@ STAGES = [
             "pipeline.results",
         },
     ),
-    ("publish", {"pipeline.publish", "pipeline.history"}),
+    ("publish", {"pipeline.publish", "pipeline.history", "pipeline.output_log"}),
 ]
 
 
