@@ -77,7 +77,8 @@ def versions(c: Context, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def diff(c: Context, a: str | None, b: str | None, as_json: bool) -> None:
-    """What was added, changed or removed between two versions (default: the last two)."""
+    """What was added, changed, moved or removed between two versions, per output: key,
+    size, bytes and why (default: the last two)."""
     from .history import diff as diff_versions
     from .report_json import diff_json, emit
 

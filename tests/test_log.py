@@ -107,3 +107,19 @@ def test_log_shows_the_provider_and_cost_a_paid_build_recorded(
     assert event["provider"] == "runware" and event["model"] == "recraft:v4@0"
     assert event["cost_usd"] == entry["cost_usd"]
     assert remote.paid_by_provider["runware"] == 3, "log pays nothing"
+
+
+def test_help_readme_and_design_agree_on_log(run: Run, tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    code, out, _ = run(tmp_path, "log", "--help")
+    assert code == 0 and "Usage: brandkit log [OPTIONS] SELECTOR|PATH" in out
+    assert "history across versions: version, key, reason, provider, cost" in out
+    assert "--json" in out
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert "| `log SELECTOR\\|PATH [--json]` | one output's history across versions" in readme
+    design = ROOT.parent / "shared" / "DESIGN.md"
+    if design.exists():  # beside the worktrees, where the lead keeps it
+        assert (
+            "| `log SELECTOR\\|PATH` | one output's history across versions" in design.read_text()
+        )
