@@ -27,7 +27,7 @@ from .moves import Move, find_moves
 from .prices import price
 from .project import Project
 from .providers import get_provider
-from .reasons import Change, why
+from .reasons import Change, added_outputs, why
 
 
 @dataclass
@@ -197,9 +197,9 @@ class _Planner:
             )
         elif "derive" in needs:
             status = "derive"
-            reason = (
-                f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master"
-            )
+            reason = added_outputs(
+                [(o.target, o.source == "derive") for o in outputs], self.lock
+            ) or (f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master")
         else:
             status, reason = "reuse", "up to date"
         replaced = self.paid_replaced(key, group)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .jobs import RGB, Job
+from .jobs import RGB, Job, OutputTarget
 from .manifest import Manifest, parse_color
 from .models import MODELS, SIZES_1K, SIZES_2K, find_model
 
@@ -156,6 +156,20 @@ def added(job: Job, before: list[IndexEntry]) -> str:
     if job.matrix:
         return ",".join(f"{k}={v}" for k, v in job.matrix) + " added"
     return "new"
+
+
+def added_outputs(
+    outputs: list[tuple[OutputTarget, bool]], lock: Mapping[str, LockEntry]
+) -> str | None:
+    """`size 1200x630 added`, `format webp added`: the outputs to cut (flagged True) that
+    the lock does not know, when it knows the job's others; None otherwise."""
+    known = [t for t, _ in outputs if t.path in lock]
+    new = [t for t, cut in outputs if cut and t.path not in lock]
+    if not known or not new:
+        return None
+    sizes = {t.size for t in known}
+    labels = [f"format {t.format}" if t.size in sizes else f"size {t.size}" for t in new]
+    return ", ".join(dict.fromkeys(labels)) + " added"
 
 
 def say(changes: Iterable[Change]) -> str:

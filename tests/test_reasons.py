@@ -115,3 +115,14 @@ def test_a_model_change_is_explained_before_anything_is_paid(
     assert out.count("] model recraft-v4 -> recraft-v4.1  $") == 3, out
     assert "3 jobs: 3 to generate, 0 to derive, 0 up to date (6 files: 6 to write, 0 reused)" in out
     assert remote.paid_by_provider["runware"] == paid, "planning pays nothing"
+
+
+def test_a_size_or_format_added_to_a_built_job_is_named(run: Run, tmp_path: Path) -> None:
+    write_manifest(tmp_path, KIT)
+    assert run(tmp_path, "build")[0] == 0
+    grown = KIT.replace('sizes: ["1:1"]}', 'sizes: ["1:1", "32x32"], formats: [png, webp]}')
+    (tmp_path / "brandkit.yaml").write_text(grown)
+    out = run(tmp_path, "plan")[1]
+    assert "derive   icon 1024x1024 [local/recraft-v4] format webp, size 32x32 added\n" in out
+    summary = out.splitlines()[-1]
+    assert summary.startswith("2 jobs: 0 to generate, 1 to derive, 1 up to date (5 files: 3 to ")
