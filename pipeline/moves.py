@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .index import IndexEntry
+    from .jobs import Job, OutputTarget
     from .lockfile import LockEntry
     from .plan import JobPlan
 
@@ -63,3 +64,22 @@ def version_moves(
             moves.append(Move(same.pop(0), path, new[path].key))
     olds, news = {m.old for m in moves}, {m.new for m in moves}
     return moves, [p for p in added if p not in news], [p for p in removed if p not in olds]
+
+
+def status_moves(
+    added: list[tuple[str, Job, OutputTarget]], removed: list[LockEntry]
+) -> tuple[list[Move], list[tuple[str, Job, OutputTarget]], list[LockEntry]]:
+    """`status`'s view: outputs new to the lock that are removed ones at a new path (the
+    same generation, size and format), as moves; then the added and removed left."""
+    gone: dict[tuple[str, int, int, str], list[LockEntry]] = {}
+    for e in removed:
+        gone.setdefault((e.key, e.width, e.height, e.format), []).append(e)
+    moves, left = [], []
+    for path, job, t in added:
+        same = gone.get((job.key, t.width, t.height, t.format))
+        if same:
+            moves.append(Move(same.pop(0).path, path, job.key))
+        else:
+            left.append((path, job, t))
+    olds = {m.old for m in moves}
+    return moves, left, [e for e in removed if e.path not in olds]

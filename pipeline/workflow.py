@@ -17,6 +17,7 @@ from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job, OutputTarget
 from .manifest import Manifest, load_manifest
+from .moves import status_moves
 from .plan import (
     KeysUnder,
     Plan,
@@ -252,10 +253,11 @@ def status(loaded: Loaded) -> Status:
             wanted[o.path] = (job, o)
     keys = KeysUnder()
     changed: list[tuple[str, Job]] = []
+    added: list[tuple[str, Job, OutputTarget]] = []
     for path, (job, o) in wanted.items():
         entry = lock.get(path)
         if entry is None:
-            reasons.append(f"new: {path}")
+            added.append((path, job, o))
         elif entry.key != job.key and only_provider_differs(job, o, entry, keys):
             paid[entry.provider, job.provider] = paid.get((entry.provider, job.provider), 0) + 1
             reasons.append(f"provider changed {entry.provider} -> {job.provider}: {path}")
@@ -265,9 +267,12 @@ def status(loaded: Loaded) -> Status:
             o.format,
         ):
             changed.append((path, job))
+    moved, added, gone = status_moves(added, [e for p, e in lock.items() if p not in wanted])
+    reasons[:0] = [f"moved: {m.old} -> {m.new}" for m in moved]
+    reasons.extend(f"new: {path}" for path, _, _ in added)
     explained = explain_outputs(changed, project.read_index, brand_colours(loaded.manifest))
     reasons.extend(text for text, _ in explained)
-    reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
+    reasons.extend(f"removed: {e.path}" for e in gone)
     reasons.extend(_dist_problems(project, lock))
     changes = [c for _, cs in explained for c in cs]
     return Status(current=not reasons, reasons=reasons, paid=paid, changes=changes)

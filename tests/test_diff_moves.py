@@ -24,7 +24,9 @@ def built(run: Run, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_renamed_output_is_planned_as_a_move_and_costs_nothing(run: Run, tmp_path: Path) -> None:
+def test_a_renamed_output_is_planned_and_stale_as_a_move_and_costs_nothing(
+    run: Run, tmp_path: Path
+) -> None:
     p = built(run, tmp_path)
     (p / "brandkit.yaml").write_text(MOVED)
     out = run(p, "plan")[1]
@@ -35,6 +37,13 @@ def test_a_renamed_output_is_planned_as_a_move_and_costs_nothing(run: Run, tmp_p
         ("icon/icon-1x1.png", "brand/icon-1x1.png")
     ]
     assert plan["removed"] == [] and plan["summary"]["move"] == 1
+    code, out, _ = run(p, "status")
+    assert out == (
+        "  moved: icon/icon-1x1.png -> brand/icon-1x1.png\n"
+        "stale: 1 file difference(s); run brandkit build\n"
+    )
+    status = valid("status", run.json(p, "status"))
+    assert status["reasons"] == ["moved: icon/icon-1x1.png -> brand/icon-1x1.png"]
     code, out, _ = run(p, "build")
     assert code == 0 and out.startswith("generated 0, "), "a move pays for nothing"
 
