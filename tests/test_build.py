@@ -107,7 +107,7 @@ def test_changing_one_colour_regenerates_exactly_the_jobs_that_use_it(
         "reuse": {"hero", "social", "app-icon", "story"},
     }
     (job,) = [j for j in run.json(sample, "plan")["jobs"] if j["status"] == "generate"]
-    assert job["reason"] == "colours changed"
+    assert job["reason"] == "colour coral #E07A5F -> #D06A4F"
     assert run(sample, "status", "--check")[0] == 1
 
     # kelp is in the default palette: every asset without a palette of its own
