@@ -258,9 +258,11 @@ def build(
         replace_paid=replace_paid,
         max_wait=max_wait,
     )
-    for failure in result.outcome.failures:
-        click.echo(report.failure_line(failure), err=True)
+    for line in report.failure_lines(result.outcome.failures):
+        click.echo(line, err=True)
     click.echo(report.build_summary(result))
+    if (step := report.next_step(result)) is not None:
+        click.echo(step, err=True)
     if result.outcome.failures:
         sys.exit(1)
     if result.published is not None and not only and not notes(result.plan):
@@ -351,7 +353,7 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
         click.echo(f"  {reason}")
     if len(result.reasons) > len(shown):
         click.echo(f"  ... and {len(result.reasons) - len(shown)} more")
-    click.echo(f"stale: {len(result.reasons)} difference(s); {result.advice}")
+    click.echo(f"stale: {len(result.reasons)} file difference(s); {result.advice}")
     if check:
         sys.exit(1)
 
@@ -365,6 +367,7 @@ for _command in (pick_cli.pick, pick_cli.approve, pick_cli.unapprove):
 from .cli_cache import cache  # noqa: E402  (the `cache` group: cli_cache.py)
 
 cli.add_command(cache)
+cli.add_command(commands.log)
 
 
 def main(argv: list[str] | None = None) -> int:

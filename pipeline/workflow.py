@@ -17,9 +17,11 @@ from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job, OutputTarget
 from .manifest import Manifest, load_manifest
+from .moves import status_moves
 from .paid_words import describe_paid_replacements, paid_choices
 from .plan import KeysUnder, Plan, only_provider_differs
 from .project import VERSION_RE, Project
+from .reasons import brand_colours, explain_outputs
 
 if TYPE_CHECKING:
     from .approval import Waiting
@@ -130,6 +132,7 @@ def plan(
     return plan_with_choices(
         loaded.project, loaded.manifest, loaded.jobs, cache, lock,
         force=force, only=only, prices=prices, remote=remote,
+        colours=brand_colours(loaded.manifest),
     )
 
 
@@ -238,6 +241,7 @@ class Status:
     # (old, new provider) -> count
     paid: dict[tuple[str, str], int] = field(default_factory=dict)
     waiting: Waiting | None = None  # held and pending jobs (approval.py)
+    changes: list[dict] = field(default_factory=list)  # {path, field, old, new} (reasons.py)
 
     @property
     def advice(self) -> str:
@@ -269,10 +273,12 @@ def status(loaded: Loaded) -> Status:
         for o in job.outputs:
             wanted[o.path] = (job, o)
     keys = KeysUnder()
+    changed: list[tuple[str, Job]] = []
+    added: list[tuple[str, Job, OutputTarget]] = []
     for path, (job, o) in wanted.items():
         entry = lock.get(path)
         if entry is None:
-            reasons.append(f"new: {path}")
+            added.append((path, job, o))
         elif entry.key != job.key and only_provider_differs(job, o, entry, keys):
             paid[entry.provider, job.provider] = paid.get((entry.provider, job.provider), 0) + 1
             reasons.append(f"provider changed {entry.provider} -> {job.provider}: {path}")
@@ -281,12 +287,20 @@ def status(loaded: Loaded) -> Status:
             o.height,
             o.format,
         ):
-            reasons.append(f"changed: {path}")
-    reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
+            changed.append((path, job))
+    moved, added, gone = status_moves(added, [e for p, e in lock.items() if p not in wanted])
+    reasons[:0] = [f"moved: {m.old} -> {m.new}" for m in moved]
+    reasons.extend(f"new: {path}" for path, _, _ in added)
+    explained = explain_outputs(changed, project.read_index, brand_colours(loaded.manifest))
+    reasons.extend(text for text, _ in explained)
+    reasons.extend(f"removed: {e.path}" for e in gone)
     reasons.extend(_dist_problems(project, lock))
+    changes = [c for _, cs in explained for c in cs]
     review = waiting(choices)
     reasons.extend(review.lines())
-    return Status(current=not reasons, reasons=reasons, paid=paid, waiting=review)
+    return Status(
+        current=not reasons, reasons=reasons, paid=paid, waiting=review, changes=changes
+    )
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:

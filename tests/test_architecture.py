@@ -198,7 +198,13 @@ STAGES = [
     ),
     # the shared remote cache: a tier behind the local cache, which plan may ask
     ("remote cache", {"pipeline.remote_config", "pipeline.remote_store", "pipeline.remote_cache"}),
-    ("plan", {"pipeline.plan", "pipeline.approval", "pipeline.paid_words"}),
+    (
+        "plan",
+        {
+            "pipeline.plan", "pipeline.approval", "pipeline.paid_words", "pipeline.reasons",
+            "pipeline.moves",
+        },
+    ),
     (
         "execute",
         {
@@ -215,7 +221,7 @@ STAGES = [
             "pipeline.remote_claims",
         },
     ),
-    ("publish", {"pipeline.publish", "pipeline.history"}),
+    ("publish", {"pipeline.publish", "pipeline.history", "pipeline.output_log"}),
 ]
 
 
