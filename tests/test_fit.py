@@ -167,3 +167,8 @@ def test_a_fit_derive_cannot_apply_is_refused_saying_what_would_be_valid(
     with pytest.raises(ValueError) as caught:
         derive(MASTERS["raster"], 32, 32, "png", fit=fit)
     assert str(caught.value) == message
+
+
+def test_a_safe_zone_of_one_is_accepted_and_is_the_whole_output() -> None:
+    whole = derive(MASTERS["raster"], 90, 90, "png", fit=Fit("contain"))
+    assert derive(MASTERS["raster"], 90, 90, "png", fit=Fit("contain", safe_zone=1)) == whole
