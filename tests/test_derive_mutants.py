@@ -11,6 +11,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pipeline.derive import derive, fill_box
+from pipeline.jobs import Fit
+from pipeline.svg_render import sanitised
 
 
 def _master(mode: str = "RGB", size: tuple[int, int] = (48, 32)) -> bytes:
@@ -60,3 +62,38 @@ def test_a_grey_master_with_alpha_keeps_its_transparency() -> None:
     out = _decode(derive(_master("LA"), 16, 16, "png"))
     assert out.mode == "RGBA"
     assert out.getchannel("A").getextrema()[0] < 255
+
+
+PAD = (250, 240, 200)
+
+
+def test_an_svg_output_from_a_raster_master_is_refused_naming_what_it_needs() -> None:
+    with pytest.raises(ValueError) as caught:
+        derive(_master(), 16, 16, "svg")
+    assert str(caught.value) == "an svg output needs a vector master (an SVG), not a raster image"
+
+
+def test_a_contain_svg_output_at_the_masters_own_size_still_gets_its_pad() -> None:
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="30" height="10" viewBox="0 0 30 10">'
+        b'<rect width="15" height="10" fill="#ff0000"/></svg>'
+    )
+    out = derive(svg, 30, 10, "svg", fit=Fit("contain", pad=PAD))
+    assert b"fill:#faf0c8" in out, "the pad is drawn even where no framing is needed"
+    assert derive(svg, 30, 10, "svg") == sanitised(svg), "cover at its own size: the master"
+
+
+def test_contain_is_lanczos_centred_on_transparency_like_a_by_hand_pipeline() -> None:
+    master = _master("RGB")  # 48x32 into 40x40: 40x27, centred at y = 6
+    with Image.open(io.BytesIO(master)) as opened:
+        image = opened.convert("RGB")
+    canvas = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    canvas.paste(image.resize((40, 27), Image.Resampling.LANCZOS).convert("RGBA"), (0, 6))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "PNG", compress_level=6)
+    assert derive(master, 40, 40, "png", fit=Fit("contain")) == buffer.getvalue()
+
+
+def test_a_pad_under_cover_changes_nothing_on_an_opaque_master() -> None:
+    master = _master("RGB")
+    assert derive(master, 20, 20, "png", fit=Fit("cover", pad=PAD)) == derive(master, 20, 20, "png")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pipeline.derive import derive
+from pipeline.derive_fit import contain_size
 from pipeline.jobs import Fit
 
 RED = (255, 0, 0)
@@ -131,3 +132,43 @@ def test_fits_derive_cannot_apply_are_refused(fit: Fit) -> None:
     for master in MASTERS.values():
         with pytest.raises(ValueError, match=r"fit|safe_zone"):
             derive(master, 32, 32, "png", fit=fit)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "zone", "size"),
+    [
+        ((300, 100), (200, 100), 0.5, (100, 33)),  # the width is the tighter side
+        ((100, 300), (100, 200), 0.5, (33, 100)),  # the height is
+        ((300, 100), (90, 90), 1.0, (90, 30)),
+    ],
+)
+def test_contain_scales_the_master_to_the_safe_zone_of_its_tighter_side(
+    source: tuple[int, int], target: tuple[int, int], zone: float, size: tuple[int, int]
+) -> None:
+    assert contain_size(source, target, zone) == size
+
+
+def test_a_hairline_master_is_contained_at_one_pixel_thick_not_more() -> None:
+    assert contain_size((1000, 1), (10, 10), 1.0) == (10, 1)
+    assert contain_size((1, 1000), (10, 10), 1.0) == (1, 10)
+
+
+@pytest.mark.parametrize(
+    ("fit", "message"),
+    [
+        (Fit("stretch"), "unknown fit 'stretch'; expected one of ('cover', 'contain')"),
+        (Fit("cover", safe_zone=0.8), "safe_zone applies to fit: contain only"),
+        (Fit("contain", safe_zone=1.5), "safe_zone must be in (0, 1], got 1.5"),
+    ],
+)
+def test_a_fit_derive_cannot_apply_is_refused_saying_what_would_be_valid(
+    fit: Fit, message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        derive(MASTERS["raster"], 32, 32, "png", fit=fit)
+    assert str(caught.value) == message
+
+
+def test_a_safe_zone_of_one_is_accepted_and_is_the_whole_output() -> None:
+    whole = derive(MASTERS["raster"], 90, 90, "png", fit=Fit("contain"))
+    assert derive(MASTERS["raster"], 90, 90, "png", fit=Fit("contain", safe_zone=1)) == whole

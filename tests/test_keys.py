@@ -96,3 +96,16 @@ def test_golden_candidate_key_adds_the_candidate_number_to_the_hashed_input() ->
     assert content_key("runware", "recraft:v4@0", SPEC, candidate=2) == expected
     keys = {content_key("runware", "recraft:v4@0", SPEC, candidate=i) for i in range(1, 9)}
     assert len(keys) == 8, "every candidate of a job is its own paid image"
+
+
+def test_a_transform_joins_the_derived_key_as_x_and_an_empty_one_changes_nothing() -> None:
+    """OutputTarget.transform (fit, ico sizes) is hashed under "x" beside the plain fields."""
+    extra = {"fit": "contain", "bg": "#ffffff"}
+    payload = {
+        "v": 1, "master": "ab" * 32, "width": 1200, "height": 630, "format": "png", "x": extra,
+    }  # fmt: skip
+    expected = hashlib.sha256(canonical_json(payload)).hexdigest()
+    assert expected == "935d986769a8da46beb8049416835d5c63217f39f8343c409ffb4c9fdb130456"
+    assert derived_key("ab" * 32, 1200, 630, "png", extra) == expected
+    assert derived_key("ab" * 32, 1200.0, 630.0, "png", extra) == expected  # type: ignore[arg-type]
+    assert derived_key("ab" * 32, 1200, 630, "png", {}) == derived_key("ab" * 32, 1200, 630, "png")

@@ -102,3 +102,47 @@ def test_the_lock_layout_blank_lines_fall_between_folders_only() -> None:
     lines = render_lock({p: entry(p) for p in paths}).decode().split("\n")
     shape = [json.loads(line)["path"] if line else "" for line in lines[1:]]
     assert shape == ["hero/a.png", "hero/b/c.png", "", "logo/a.png", "", "top.png", "z.ico", ""]
+
+
+def _read_with(tmp_path: Path, fields: dict) -> str:
+    lines = render_lock({"a.png": entry("a.png")}).decode().splitlines()
+    row = {**json.loads(lines[1]), **fields}
+    (tmp_path / "brandkit.lock").write_text(lines[0] + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(BrandkitError) as caught:
+        read_lock(tmp_path / "brandkit.lock")
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("candidates", ["3", None, 2.0])
+def test_candidates_that_is_not_an_integer_is_refused_with_the_rule(
+    tmp_path: Path, candidates: object
+) -> None:
+    said = _read_with(tmp_path, {"candidate": 1, "candidates": candidates})
+    assert (
+        "(candidate and candidates must be integers with 1 <= candidate <= candidates <= 8);"
+    ) in said
+
+
+@pytest.mark.parametrize("key", ["X" * 64, "0" * 63 + "g", "c" * 63 + "X"])
+def test_an_approved_key_with_a_non_hex_digit_is_refused_with_the_rule(
+    tmp_path: Path, key: str
+) -> None:
+    said = _read_with(tmp_path, {"approved_key": key})
+    assert "(approved_key must be a content key (64 hex digits) or absent);" in said
+
+
+def test_the_largest_number_of_candidates_is_accepted(tmp_path: Path) -> None:
+    last = replace(entry("a.png"), candidate=8, candidates=8)
+    write_lock(tmp_path / "brandkit.lock", {"a.png": last})
+    assert read_lock(tmp_path / "brandkit.lock") == {"a.png": last}
+
+
+@pytest.mark.parametrize("folder", ["XXXX", "a", "_"])
+def test_files_at_the_root_are_a_group_of_their_own_whatever_the_folders_are_named(
+    folder: str,
+) -> None:
+    """The root's group has no name a folder could have (a mutant once named it "XXXX")."""
+    paths = (f"{folder}/a.png", f"{folder}.png")
+    lines = render_lock({p: entry(p) for p in paths}).decode().split("\n")
+    shape = [json.loads(line)["path"] if line else "" for line in lines[1:]]
+    assert shape == [f"{folder}.png", "", f"{folder}/a.png", ""]
