@@ -337,7 +337,8 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
         sys.exit(1)
 
 
-for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc):
+for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc,
+                 commands.review):  # fmt: skip
     cli.add_command(_command)
 
 

@@ -207,6 +207,7 @@ STAGES = [
         },
     ),
     ("publish", {"pipeline.publish", "pipeline.history"}),
+    ("review", {"pipeline.review_data", "pipeline.review_page"}),
 ]
 
 
