@@ -229,7 +229,8 @@ def _previous(
         picture = _master_picture(cache, stale[0].key)
         for e in stale:
             picture = picture or _picture(project.latest / e.path, e.sha256, e, e.key)
-        return Previous(f"published now ({version})", picture) if picture else None
+        label = "approved, published" if any(e.approved_key for e in entries) else "published"
+        return Previous(f"{label} now ({version})", picture) if picture else None
     for e in entries:
         before = previous_index.get(e.path)
         if before is None or before[1] == e.sha256:

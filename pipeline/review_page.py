@@ -49,6 +49,7 @@ h3{margin:1.25rem 0 .5rem;font-size:1.05rem}
 .meta,.help{color:var(--muted);max-width:70ch}
 .jobs{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(min(100%,22rem),1fr))}
 .job{background:#fff;border:1px solid var(--line);border-radius:10px;padding:.75rem;min-width:0}
+.job.wide{grid-column:1/-1}
 .job header{display:flex;flex-wrap:wrap;gap:.25rem .75rem;align-items:baseline}
 .sel{font-family:ui-monospace,monospace;font-size:13px;overflow-wrap:anywhere}
 .status{font-size:12px;font-weight:600;padding:0 .4rem;border-radius:4px;border:1px solid}
@@ -82,7 +83,9 @@ document.addEventListener('click', async (event) => {
   if (!button) return;
   const field = document.getElementById(button.getAttribute('aria-controls'));
   try {
-    await navigator.clipboard.writeText(button.dataset.copy);
+    // a browser that asks the user may never answer: after 2 s, show the field instead
+    const late = new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 2000));
+    await Promise.race([navigator.clipboard.writeText(button.dataset.copy), late]);
     button.textContent = 'Copied';
   } catch (err) {
     field.focus();
@@ -204,8 +207,9 @@ def _job(job: ReviewJob, with_prompt: bool = True) -> str:
             f"<div class=approve>Candidate {chosen.index} is chosen ({state}). "
             f"{_command(f'brandkit approve {selector}', f'approve-{ident}')}</div>"
         )
+    wide = " wide" if len(figures) > 2 else ""  # candidates side by side: a row of its own
     return (
-        f"<article class=job id='job-{ident}'><header>"
+        f"<article class='job{wide}' id='job-{ident}'><header>"
         f"<span class='status {job.status}'>{escape(MARKS[job.status])}</span>"
         f"<span class=sel>{escape(job.selector)}</span>{combo_html}</header>"
         f"{f'<p class=prompt>{escape(job.prompt)}</p>' if with_prompt else ''}"

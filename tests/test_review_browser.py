@@ -1,0 +1,218 @@
+"""The review page in a real headless Chromium, as a designer opens it from disk: every
+image resolves, nothing is fetched, the copy buttons put the exact command on the
+clipboard (or, where the clipboard is denied, leave it selected in a visible field), the
+keyboard reaches every button, and the layout never scrolls sideways."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from pipeline.cache import Cache, RecordMeta
+from pipeline.keys import content_key
+from pipeline.lockfile import read_lock, write_lock
+from pipeline.project import Project
+from pipeline.selectors import selector_of
+from pipeline.workflow import load
+from tests.browser import (
+    NARROW,
+    WIDE,
+    Browser,
+    all_images_loaded,
+    artefact_dir,
+    horizontal_overflow,
+)
+from tests.test_pages_browser import brandkit, build_sample
+
+SOCIAL = "social[flavour=sencha,season=spring]@1:1"
+PICK_2 = f"brandkit pick '{SOCIAL}' 2"
+
+
+def seed_candidates(project: Project) -> None:
+    """Candidates 2 and 3 of one social job in the cache (variants of its master, as the
+    candidates engine stores them: by their own content keys), recorded in the lock with
+    candidate 1 chosen and approved."""
+    job = next(j for j in load(project, {}).jobs if selector_of(j) == SOCIAL)
+    lock = read_lock(project.lock)
+    with Cache(project.cache_dir) as cache:
+        master = cache.get(job.key)
+        assert master is not None
+        with Image.open(io.BytesIO(cache.read(master))) as im:
+            variants = [ImageOps.mirror(im), ImageOps.flip(im)]
+        for i, variant in enumerate(variants, 2):
+            out = io.BytesIO()
+            variant.save(out, "PNG")
+            meta = RecordMeta(master.width, master.height, "png", job.provider, job.model)
+            cache.put(content_key(job.provider, job.model, job.spec, i), out.getvalue(), meta)
+    mine = {o.path for o in job.outputs}
+    write_lock(
+        project.lock,
+        {
+            p: dataclasses.replace(e, candidates=3, approved_key=job.key) if p in mine else e
+            for p, e in lock.items()
+        },
+    )
+
+
+def approve_hero(project: Project) -> None:
+    lock = read_lock(project.lock)
+    write_lock(
+        project.lock,
+        {
+            p: dataclasses.replace(e, approved_key=e.key) if p.startswith("hero/") else e
+            for p, e in lock.items()
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def review_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample kit published twice (the story changed in v0002), then: candidates for
+    one social job, hero approved and its prompt changed (held), the email banner's motif
+    changed (changed), a new asset (new); `brandkit review` in its own process."""
+    root = build_sample(tmp_path_factory.mktemp("review") / "sample")
+    project = Project.at(root)
+    seed_candidates(project)
+    approve_hero(project)
+    manifest = root / "brandkit.yaml"
+    text = manifest.read_text("utf-8")
+    text = text.replace("a glass teapot on a driftwood", "a copper kettle on a slate")
+    text = text.replace("a line of gentle waves", "<b>waves</b> & 'gulls'")
+    text += '\n  coaster:\n    prompt: "a round coaster, <script>alert(1)</script>"\n'
+    text += '    sizes: ["1:1"]\n'
+    manifest.write_text(text, "utf-8")
+    out = brandkit(root, "review")
+    page = root / "dist" / "review.html"
+    assert out.strip().endswith("review.html") and page.is_file()
+    return page
+
+
+@pytest.mark.parametrize("width", [WIDE, NARROW])
+def test_review_page_loads_offline_with_every_image_and_no_sideways_scroll(
+    browser: Browser, review_page: Path, width: int
+) -> None:
+    page, report = browser.open(review_page, width=width)
+    try:
+        assert all_images_loaded(page) == [], "every candidate and previous image resolves"
+        assert report.console_errors == []
+        assert report.failed == [] and report.remote == [], "works offline, no external assets"
+        assert horizontal_overflow(page) == 0, f"no horizontal overflow at {width} px"
+        missing = page.evaluate("[...document.images].filter(i => !i.alt.trim()).length")
+        assert missing == 0, "every image has alt text"
+        page.screenshot(path=str(artefact_dir() / f"review-{width}.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+def test_review_page_lists_held_then_new_then_changed_then_current(
+    browser: Browser, review_page: Path
+) -> None:
+    page, _ = browser.open(review_page)
+    try:
+        sections = page.evaluate(
+            "[...document.querySelectorAll('h2')].map(h => h.textContent.split(/[:(]/)[0].trim())"
+        )
+        assert sections == ["Held", "New", "Changed", "Current"]
+        first = page.evaluate(
+            "[...document.querySelectorAll('article .sel')].slice(0, 4).map(s => s.textContent)"
+        )
+        assert first[0].startswith("hero@") and "coaster@1:1" in first
+        assert page.evaluate("document.title").startswith("Review: Tidewater Tea Co.")
+        assert page.evaluate("!!document.querySelector('script:not(:last-of-type)')") is False
+        assert "<script>alert(1)</script>" in page.evaluate(
+            "[...document.querySelectorAll('.prompt')].map(p => p.textContent).join('\\n')"
+        ), "the prompt shown as the text it is, not run"
+    finally:
+        page.context.close()
+
+
+def test_candidates_sit_side_by_side_at_their_true_aspect_ratio_with_marks_in_words(
+    browser: Browser, review_page: Path
+) -> None:
+    page, _ = browser.open(review_page)
+    try:
+        all_images_loaded(page)
+        card = page.locator("article", has=page.locator(f".sel:text-is('{SOCIAL}')"))
+        figures = card.locator("figure")
+        assert figures.count() == 3
+        captions = [figures.nth(i).locator("figcaption").inner_text() for i in range(3)]
+        assert "chosen" in captions[0] and "approved" in captions[0]
+        assert "chosen" not in captions[1] and "approved" not in captions[1]
+        tops = {round(figures.nth(i).bounding_box()["y"]) for i in range(3)}
+        assert len(tops) == 1, "the three candidates on one row at 1400 px"
+        shown = page.evaluate(
+            "[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth, "
+            "i.naturalHeight, i.getBoundingClientRect().width, i.getBoundingClientRect().height])"
+        )
+        for src, nw, nh, w, h in shown:
+            assert abs(w / h - nw / nh) <= 0.02 * nw / nh + 2 / h, f"{src}: {w}x{h} of {nw}x{nh}"
+    finally:
+        page.context.close()
+
+
+def test_copy_button_puts_the_exact_pick_command_on_the_clipboard(
+    browser: Browser, review_page: Path
+) -> None:
+    page, report = browser.open(review_page)
+    try:
+        button = page.locator(f'button[data-copy="{PICK_2}"]')
+        assert button.count() == 1
+        button.click()
+        page.wait_for_function("b => b.textContent === 'Copied'", arg=button.element_handle())
+        assert page.evaluate("navigator.clipboard.readText()") == PICK_2
+        approve = page.locator(f"button[data-copy=\"brandkit approve '{SOCIAL}'\"]")
+        approve.click()
+        page.wait_for_function("b => b.textContent === 'Copied'", arg=approve.element_handle())
+        assert page.evaluate("navigator.clipboard.readText()") == f"brandkit approve '{SOCIAL}'"
+        assert report.console_errors == []
+    finally:
+        page.context.close()
+
+
+def test_with_the_clipboard_denied_the_command_is_selected_in_a_visible_field(
+    browser: Browser, review_page: Path
+) -> None:
+    page, report = browser.open(review_page, clipboard=False)
+    try:
+        button = page.locator(f'button[data-copy="{PICK_2}"]')
+        button.click()
+        page.wait_for_function(  # the page gives a hanging clipboard 2 s; this waits 10
+            "b => b.textContent.includes('No clipboard access')",
+            arg=button.element_handle(),
+            timeout=10_000,
+        )
+        field = page.locator("#" + button.get_attribute("aria-controls"))
+        assert field.is_visible() and field.input_value() == PICK_2
+        selected = field.evaluate("f => f.value.slice(f.selectionStart, f.selectionEnd)")
+        assert selected == PICK_2, "selected, ready for Ctrl+C"
+        assert report.console_errors == []
+    finally:
+        page.context.close()
+
+
+def test_tab_reaches_every_copy_button_with_a_visible_focus(
+    browser: Browser, review_page: Path
+) -> None:
+    page, _ = browser.open(review_page)
+    try:
+        buttons = page.evaluate("document.querySelectorAll('button').length")
+        stops = page.evaluate("document.querySelectorAll('button, input, a[href]').length")
+        reached: set[str] = set()
+        for _ in range(stops + 2):  # bounded: one press per focusable element, and spare
+            page.keyboard.press("Tab")
+            focused = page.evaluate(
+                "(() => { const e = document.activeElement; return e.tagName === 'BUTTON' ? "
+                "[e.dataset.copy, getComputedStyle(e).outlineStyle] : null })()"
+            )
+            if focused:
+                assert focused[1] != "none", f"{focused[0]}: focus is visible"
+                reached.add(focused[0])
+        assert len(reached) == buttons > 10, "the keyboard reaches every copy button"
+        assert all(re.fullmatch(r"brandkit (pick \S+ \d|approve \S+)", c) for c in reached)
+    finally:
+        page.context.close()
