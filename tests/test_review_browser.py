@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,21 @@ def approve_hero(project: Project) -> None:
     )
 
 
+def prepay(root: Path, manifest_text: str) -> None:
+    """Pay for the masters `manifest_text` needs, as a build with held jobs does, leaving
+    the kit's lock and dist as they are: built in a copy, masters copied to this cache."""
+    scratch = root.parent / "scratch"
+    shutil.copytree(root, scratch, ignore=shutil.ignore_patterns("dist", "brandkit.lock"))
+    (scratch / "brandkit.yaml").write_text(manifest_text, "utf-8")
+    brandkit(scratch, "build")
+    there = Project.at(scratch)
+    with Cache(there.cache_dir) as source, Cache(Project.at(root).cache_dir) as cache:
+        for job in load(there, {}).jobs:
+            record = source.get(job.key)
+            if record is not None and cache.get(job.key) is None:
+                cache.put(job.key, source.read(record), record)
+
+
 @pytest.fixture(scope="module")
 def review_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample kit published twice (the story changed in v0002), then: candidates for
@@ -82,6 +98,7 @@ def review_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifest = root / "brandkit.yaml"
     text = manifest.read_text("utf-8")
     text = text.replace("a glass teapot on a driftwood", "a copper kettle on a slate")
+    prepay(root, text)  # the held hero's new candidates are paid for; nothing else
     text = text.replace("a line of gentle waves", "<b>waves</b> & 'gulls'")
     text += '\n  coaster:\n    prompt: "a round coaster, <script>alert(1)</script>"\n'
     text += '    sizes: ["1:1"]\n'
@@ -105,6 +122,7 @@ def test_review_page_loads_offline_with_every_image_and_no_sideways_scroll(
         missing = page.evaluate("[...document.images].filter(i => !i.alt.trim()).length")
         assert missing == 0, "every image has alt text"
         page.screenshot(path=str(artefact_dir() / f"review-{width}.png"), full_page=True)
+        page.screenshot(path=str(artefact_dir() / f"review-{width}-top.png"))  # README's
     finally:
         page.context.close()
 
@@ -143,6 +161,9 @@ def test_candidates_sit_side_by_side_at_their_true_aspect_ratio_with_marks_in_wo
         captions = [figures.nth(i).locator("figcaption").inner_text() for i in range(3)]
         assert "chosen" in captions[0] and "approved" in captions[0]
         assert "chosen" not in captions[1] and "approved" not in captions[1]
+        held = page.locator("article", has=page.locator(".sel:text-is('hero@16:9')"))
+        assert held.locator("img").count() == 2, "the new candidate beside the approved image"
+        assert "approved, published now (v0002)" in held.inner_text()
         tops = {round(figures.nth(i).bounding_box()["y"]) for i in range(3)}
         assert len(tops) == 1, "the three candidates on one row at 1400 px"
         shown = page.evaluate(
