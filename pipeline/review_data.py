@@ -71,6 +71,8 @@ class ReviewJob:
     matrix: tuple[tuple[str, str], ...]
     ratio: str
     status: str  # held | new | changed | current
+    width: int  # the native size its candidates are generated at
+    height: int
     prompt: str
     provider: str
     model: str
@@ -163,6 +165,8 @@ def _job(
         matrix=job.matrix,
         ratio=job_ratio(job),
         status=status,
+        width=job.spec.width,
+        height=job.spec.height,
         prompt=job.spec.prompt,
         provider=job.provider,
         model=job.model,

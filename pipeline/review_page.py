@@ -228,10 +228,9 @@ def _candidate(job: ReviewJob, c: ReviewCandidate, selector: str, ident: str) ->
     label = f"Candidate {c.index}"
     alt = f"{job.asset} {job.ratio}, candidate {c.index}"
     if c.picture is None:
-        w, h = (int(x) for x in job.ratio.split(":"))
         body = (
             f"<div class=missing role=img aria-label='{escape(alt, quote=True)}, not "
-            f"generated' style='aspect-ratio:{w}/{h}'>not generated yet</div>"
+            f"generated' style='aspect-ratio:{job.width}/{job.height}'>not generated yet</div>"
         )
         command = ""
     else:

@@ -200,6 +200,8 @@ def hostile_data(tmp_path: Path) -> ReviewData:
         matrix=(("flavour", HOSTILE),),
         ratio="16:9",
         status="changed",
+        width=1344,
+        height=768,
         prompt=HOSTILE,
         provider="local",
         model=HOSTILE,
@@ -246,3 +248,19 @@ def test_write_review_replaces_the_page_atomically(tmp_path: Path) -> None:
     assert page == dist / "review.html" and page.read_text("utf-8").startswith("<!doctype")
     assert sorted(p.name for p in (dist / "review").iterdir()) == ["k-ab.webp"]
     assert sorted(p.name for p in dist.iterdir()) == ["review", "review.html"]
+
+
+def test_an_svg_master_is_previewed_as_its_sanitised_drawing(tmp_path: Path) -> None:
+    source = tmp_path / "m.svg"
+    source.write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 9' width='16' height='9'>"
+        "<script>alert(1)</script><rect width='16' height='9' fill='#123' onclick='x()'/>"
+        "</svg>"
+    )
+    data = hostile_data(tmp_path)
+    svg = Picture(source, "cd" * 32, 1344, 768, "svg", "k-cd.svg")
+    data.jobs[0].candidates[1] = ReviewCandidate(2, "d" * 64, False, False, svg)
+    write_review(tmp_path / "dist", data)
+    preview = (tmp_path / "dist" / "review" / "k-cd.svg").read_text("utf-8")
+    assert "<rect" in preview and "script" not in preview and "onclick" not in preview
+    assert "<img src='review/k-cd.svg' width=1344 height=768" in render_review(data)
