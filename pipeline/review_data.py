@@ -153,7 +153,7 @@ def _job(
             key=key,
             chosen=i == chosen,
             approved=key == approved_key,
-            picture=_master_picture(cache, key),
+            picture=_master_picture(cache, key) or _published_picture(project, entries, key),
         )
         for i, key in enumerate(keys, 1)
     ]
@@ -197,6 +197,17 @@ def _master_picture(cache: Cache, key: str) -> Picture | None:
     if record is None:
         return None
     return _picture(cache.blob_path(record.sha256), record.sha256, record, key)
+
+
+def _published_picture(project: Project, entries: list[LockEntry], key: str) -> Picture | None:
+    """Where the cache does not hold a master (a fresh clone, a cleared cache): the
+    largest output published from it, as dist/latest holds it."""
+    mine = sorted((e for e in entries if e.key == key), key=lambda e: -e.width * e.height)
+    for e in mine:
+        picture = _picture(project.latest / e.path, e.sha256, e, key)
+        if picture is not None:
+            return picture
+    return None
 
 
 def _picture(source: Path, sha256: str, dims: Record | LockEntry, key: str) -> Picture | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,18 @@ def test_after_a_build_every_job_is_current_with_its_master_as_chosen_candidate_
     assert c.picture is not None and (c.picture.width, c.picture.height) == (1344, 768)
     assert c.picture.image == f"review/{hero.key[:16]}-{c.picture.sha256[:12]}.webp"
     assert hero.previous is None, "nothing published before: nothing to compare with"
+
+
+def test_without_a_cache_a_published_job_shows_its_largest_published_output(
+    kit: Path, run: Run
+) -> None:
+    assert run(kit, "build")[0] == 0
+    shutil.rmtree(kit / ".brandkit")  # a fresh clone: dist and the lock, no cache
+    hero = data_of(kit).jobs[0]
+    (c,) = hero.candidates
+    assert hero.status == "current" and c.picture is not None
+    assert c.picture.source == kit / "dist" / "latest" / "hero" / "hero-16x9.png"
+    assert run(kit, "review")[0] == 0
 
 
 def test_a_changed_prompt_puts_the_job_after_new_ones_with_the_published_image_beside(
