@@ -11,8 +11,10 @@ module reads and never writes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .cache import Cache, Record
 from .jobs import Job
@@ -97,6 +99,20 @@ class ReviewData:
         return [j for j in self.jobs if j.status == status]
 
 
+class ChoiceLike(Protocol):
+    """What the candidates engine decides for a job (candidates.Choice): the review page
+    reads these and nothing else of it."""
+
+    @property
+    def keys(self) -> tuple[str, ...]: ...
+    @property
+    def chosen(self) -> int: ...
+    @property
+    def approved_key(self) -> str | None: ...
+    @property
+    def held(self) -> bool: ...
+
+
 def candidate_count(job: Job, entries: list[LockEntry]) -> int:
     """The job's candidates: the manifest's `candidates` (once the engine carries it on
     the job), or as many as the lock records, at least 1."""
@@ -119,15 +135,17 @@ def gather(
     kit: str,
     assets: list[str],
     held: set[str] | None = None,
+    choices: Mapping[str, ChoiceLike] | None = None,
 ) -> ReviewData:
-    """The review page's data. `held`: keys of jobs the plan reports held (the engine's
-    word, when it has one); otherwise a job is held when it was approved and none of its
-    candidates is the approved master any more."""
+    """The review page's data. `choices`: the candidates engine's Choice per job key
+    (its word on candidates, chosen, approved and held), when it has one; `held`: keys of
+    jobs the plan reports held. Without them, from the lock: a job is held when it was
+    approved and none of its candidates is the approved master any more."""
     version = project.latest_version()
     previous_index = _previous_outputs(project, version)
     order = {a: i for i, a in enumerate(assets)}
     found = [
-        _job(project, job, cache, lock, previous_index, held or set())
+        _job(project, job, cache, lock, previous_index, held or set(), (choices or {}).get(job.key))
         for job in sorted(jobs, key=lambda j: order.get(j.asset, len(order)))
     ]
     found.sort(key=lambda j: STATUS_ORDER.index(j.status))  # stable: manifest order within
@@ -141,12 +159,18 @@ def _job(
     lock: dict[str, LockEntry],
     previous_index: dict[str, tuple[str, str]],
     held: set[str],
+    choice: ChoiceLike | None = None,
 ) -> ReviewJob:
     entries = [e for o in job.outputs if (e := lock.get(o.path)) is not None]
-    n = candidate_count(job, entries)
-    keys = [candidate_key(job, i) for i in range(1, n + 1)]
-    chosen = max((e.candidate for e in entries), default=1)
-    approved_key = next((e.approved_key for e in entries if e.approved_key), None)
+    if choice is not None:
+        keys, chosen, approved_key = list(choice.keys), choice.chosen, choice.approved_key
+        if choice.held:
+            held = held | {job.key}
+    else:
+        n = candidate_count(job, entries)
+        keys = [candidate_key(job, i) for i in range(1, n + 1)]
+        chosen = max((e.candidate for e in entries), default=1)
+        approved_key = next((e.approved_key for e in entries if e.approved_key), None)
     candidates = [
         ReviewCandidate(
             index=i,

@@ -270,6 +270,8 @@ def make_review(loaded: Loaded, cache: Cache) -> Path:
 
     the_plan = plan(loaded, cache)
     held = {p.job.key for p in the_plan.jobs if p.status == "held"}
+    # the candidates engine's Choice per job (candidates.py), where it has them
+    choices = {c.job.key: c for c in getattr(the_plan, "choices", None) or []}
     manifest = loaded.manifest
     data = gather(
         loaded.project,
@@ -280,5 +282,6 @@ def make_review(loaded: Loaded, cache: Cache) -> Path:
         kit=str(manifest.kit.get("name") or ""),
         assets=[a.id for a in manifest.assets],
         held=held,
+        choices=choices,
     )
     return write_review(loaded.project.dist, data)

@@ -165,6 +165,38 @@ def test_candidates_recorded_in_the_lock_are_listed_by_their_keys_with_the_chose
     assert [c.generated for c in hero.candidates] == [True, False, False]
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """The fields of the candidates engine's Choice the page reads (review_data.ChoiceLike)."""
+
+    keys: tuple[str, ...]
+    chosen: int
+    approved_key: str | None
+    held: bool
+
+
+def test_the_engine_s_choice_decides_candidates_chosen_approved_and_held(
+    kit: Path, run: Run
+) -> None:
+    assert run(kit, "build")[0] == 0
+    project = Project.at(kit)
+    loaded = load(project, {})
+    hero = loaded.jobs[0]
+    second = content_key(hero.provider, hero.model, hero.spec, 2)
+    choice = Choice((hero.key, second), chosen=2, approved_key=hero.key, held=True)
+    with Cache(project.cache_dir) as cache:
+        data = gather(
+            project, loaded.jobs, cache, project.read_lock(), title="Tea", kit="tea",
+            assets=["hero", "social", "icon"], choices={hero.key: choice},
+        )  # fmt: skip
+    job = data.jobs[0]
+    assert (job.asset, job.status) == ("hero", "held"), "another pick than the approved one"
+    assert [(c.index, c.chosen, c.approved) for c in job.candidates] == [
+        (1, False, True),
+        (2, True, False),
+    ]
+
+
 def test_review_writes_small_previews_by_key_and_prunes_the_ones_no_job_shows(
     kit: Path, run: Run
 ) -> None:
