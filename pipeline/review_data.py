@@ -11,6 +11,7 @@ module reads and never writes.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,7 @@ class ReviewData:
     version: str | None  # dist/latest's version, if any
     assets: list[str]  # manifest order
     jobs: list[ReviewJob]
+    command: str = "brandkit"  # how the page's commands start (-f when not brandkit.yaml)
 
     def by_status(self, status: str) -> list[ReviewJob]:
         return [j for j in self.jobs if j.status == status]
@@ -149,7 +151,12 @@ def gather(
         for job in sorted(jobs, key=lambda j: order.get(j.asset, len(order)))
     ]
     found.sort(key=lambda j: STATUS_ORDER.index(j.status))  # stable: manifest order within
-    return ReviewData(title=title, kit=kit, version=version, assets=assets, jobs=found)
+    command = "brandkit"
+    if project.manifest.name != "brandkit.yaml":
+        command += " -f " + shlex.quote(project.manifest.relative_to(project.root).as_posix())
+    return ReviewData(
+        title=title, kit=kit, version=version, assets=assets, jobs=found, command=command
+    )
 
 
 def _job(

@@ -159,13 +159,13 @@ def render_review(data: ReviewData) -> str:
         jobs = data.by_status(status)
         if jobs:
             parts.append(f"<section><h2>{escape(TITLES[status])} ({len(jobs)})</h2>")
-            parts.extend(_asset_groups(jobs, data.assets))
+            parts.extend(_asset_groups(jobs, data.assets, data.command))
             parts.append("</section>")
     parts.append(f"</main><script>{_SCRIPT}</script></body></html>\n")
     return "".join(parts)
 
 
-def _asset_groups(jobs: list[ReviewJob], assets: list[str]) -> list[str]:
+def _asset_groups(jobs: list[ReviewJob], assets: list[str], command: str) -> list[str]:
     """Per asset (manifest order), its jobs as a grid: one cell per matrix combination
     and ratio."""
     groups: dict[str, list[ReviewJob]] = {}
@@ -181,17 +181,17 @@ def _asset_groups(jobs: list[ReviewJob], assets: list[str]) -> list[str]:
         if shared is not None:  # one prompt for every job of the asset: said once
             parts.append(f"<p class=prompt>{escape(shared)}</p>")
         parts.append("<div class=jobs>")
-        parts.extend(_job(job, shared is None) for job in mine)
+        parts.extend(_job(job, command, shared is None) for job in mine)
         parts.append("</div>")
     return parts
 
 
-def _job(job: ReviewJob, with_prompt: bool = True) -> str:
+def _job(job: ReviewJob, command: str = "brandkit", with_prompt: bool = True) -> str:
     selector = shlex.quote(job.selector)
     ident = hashlib.sha256(job.selector.encode()).hexdigest()[:12]  # selectors are unique
     combo = " · ".join(f"{k}: {v}" for k, v in job.matrix)
     combo_html = f"<span>{escape(combo)}</span>" if combo else ""
-    figures = [_candidate(job, c, selector, ident) for c in job.candidates]
+    figures = [_candidate(job, c, f"{command} pick {selector}", ident) for c in job.candidates]
     if job.previous is not None:
         p = job.previous
         alt = f"{job.asset} {job.ratio}, {p.label}"
@@ -205,7 +205,7 @@ def _job(job: ReviewJob, with_prompt: bool = True) -> str:
         state = "approved" if chosen.approved else "not approved"
         approve = (
             f"<div class=approve>Candidate {chosen.index} is chosen ({state}). "
-            f"{_command(f'brandkit approve {selector}', f'approve-{ident}')}</div>"
+            f"{_command(f'{command} approve {selector}', f'approve-{ident}')}</div>"
         )
     wide = " wide" if len(figures) > 2 else ""  # candidates side by side: a row of its own
     return (
@@ -219,7 +219,7 @@ def _job(job: ReviewJob, with_prompt: bool = True) -> str:
     )
 
 
-def _candidate(job: ReviewJob, c: ReviewCandidate, selector: str, ident: str) -> str:
+def _candidate(job: ReviewJob, c: ReviewCandidate, pick: str, ident: str) -> str:
     marks = []
     if c.chosen:
         marks.append("<b>✓ chosen</b>")
@@ -235,11 +235,7 @@ def _candidate(job: ReviewJob, c: ReviewCandidate, selector: str, ident: str) ->
         command = ""
     else:
         body = _img(c.picture, alt)
-        command = (
-            ""
-            if c.chosen
-            else _command(f"brandkit pick {selector} {c.index}", f"pick-{ident}-{c.index}")
-        )
+        command = "" if c.chosen else _command(f"{pick} {c.index}", f"pick-{ident}-{c.index}")
     css = " class=chosen" if c.chosen else ""
     return (
         f"<figure{css}>{body}<figcaption>{label} <span class=marks>{''.join(marks)}</span>"

@@ -309,3 +309,15 @@ def test_an_svg_master_is_previewed_as_its_sanitised_drawing(tmp_path: Path) -> 
     preview = (tmp_path / "dist" / "review" / "k-cd.svg").read_text("utf-8")
     assert "<rect" in preview and "script" not in preview and "onclick" not in preview
     assert "<img src='review/k-cd.svg' width=1344 height=768" in render_review(data)
+
+
+def test_a_kit_with_another_manifest_name_gets_commands_that_name_it(
+    tmp_path: Path, run: Run
+) -> None:
+    root = tmp_path / "k"
+    root.mkdir()
+    (root / "kit.yaml").write_text(KIT, "utf-8")
+    assert run(root, "-f", "kit.yaml", "build")[0] == 0
+    assert run(root, "-f", "kit.yaml", "review")[0] == 0
+    html = (root / "dist" / "review.html").read_text("utf-8")
+    assert "value='brandkit -f kit.yaml approve hero@16:9'" in html
