@@ -30,6 +30,10 @@ from tests.browser import (
 )
 from tests.test_pages_browser import brandkit, build_sample
 
+# The fixture builds the sample three times (~25 s under load): CI runs these (`-m slow`);
+# tests/test_review_page.py covers the data and the HTML in the default run.
+pytestmark = pytest.mark.slow
+
 SOCIAL = "social[flavour=sencha,season=spring]@1:1"
 PICK_2 = f"brandkit pick '{SOCIAL}' 2"
 
