@@ -201,10 +201,11 @@ def _job(job: ReviewJob, command: str = "brandkit", with_prompt: bool = True) ->
         )
     chosen = next((c for c in job.candidates if c.chosen), None)
     approve = ""
-    if chosen is not None and chosen.generated:
-        state = "approved" if chosen.approved else "not approved"
+    if chosen is not None and chosen.approved:
+        approve = f"<div class=approve>Candidate {chosen.index} is chosen and approved.</div>"
+    elif chosen is not None and chosen.generated:
         approve = (
-            f"<div class=approve>Candidate {chosen.index} is chosen ({state}). "
+            f"<div class=approve>Candidate {chosen.index} is chosen, not approved. "
             f"{_command(f'{command} approve {selector}', f'approve-{ident}')}</div>"
         )
     wide = " wide" if len(figures) > 2 else ""  # candidates side by side: a row of its own

@@ -164,6 +164,7 @@ def test_candidates_sit_side_by_side_at_their_true_aspect_ratio_with_marks_in_wo
         assert figures.count() == 3
         captions = [figures.nth(i).locator("figcaption").inner_text() for i in range(3)]
         assert "chosen" in captions[0] and "approved" in captions[0]
+        assert "chosen and approved" in card.inner_text(), "no approve command: it is"
         assert "chosen" not in captions[1] and "approved" not in captions[1]
         held = page.locator("article", has=page.locator(".sel:text-is('hero@16:9')"))
         assert held.locator("img").count() == 2, "the new candidate beside the approved image"
@@ -190,10 +191,10 @@ def test_copy_button_puts_the_exact_pick_command_on_the_clipboard(
         button.click()
         page.wait_for_function("b => b.textContent === 'Copied'", arg=button.element_handle())
         assert page.evaluate("navigator.clipboard.readText()") == PICK_2
-        approve = page.locator(f"button[data-copy=\"brandkit approve '{SOCIAL}'\"]")
+        approve = page.locator("button[data-copy='brandkit approve hero@16:9']")
         approve.click()
         page.wait_for_function("b => b.textContent === 'Copied'", arg=approve.element_handle())
-        assert page.evaluate("navigator.clipboard.readText()") == f"brandkit approve '{SOCIAL}'"
+        assert page.evaluate("navigator.clipboard.readText()") == "brandkit approve hero@16:9"
         assert report.console_errors == []
     finally:
         page.context.close()
