@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -102,6 +103,13 @@ def _known_provider(ctx: click.Context, param: click.Parameter, name: str | None
     return name
 
 
+def _remote(c: Context, loaded: Loaded, cache: Cache, warn: Callable[[str], None]) -> Any:
+    """The shared remote cache, if the manifest or environment configures one."""
+    from .remote_sync import open_remote
+
+    return open_remote(loaded.manifest, c.env, cache, warn)
+
+
 provider_option = click.option(
     "--provider",
     metavar="NAME",
@@ -164,7 +172,8 @@ def plan(
 
     loaded = _load(c, provider, max_jobs)
     with Cache(c.project.cache_dir) as cache:
-        the_plan = _plan(loaded, cache, force=force, only=only)
+        remote = _remote(c, loaded, cache, partial(click.echo, err=True))
+        the_plan = _plan(loaded, cache, force=force, only=only, remote=remote)
     if as_json:
         report.print_plan_json(the_plan)
     else:
@@ -229,7 +238,8 @@ def build(
     loaded = _load(c, provider, max_jobs)
     if dry_run:
         with Cache(c.project.cache_dir) as cache:
-            report.print_plan(_plan(loaded, cache, force=force, only=only))
+            remote = _remote(c, loaded, cache, partial(click.echo, err=True))
+            report.print_plan(_plan(loaded, cache, force=force, only=only, remote=remote))
         return
     result = _build(
         c,
@@ -252,11 +262,13 @@ def build(
         c.stamp(provider, max_jobs, list(result.published.entries))
 
 
-def _plan(loaded: Loaded, cache: Cache, *, force: bool, only: str | None) -> Plan:
+def _plan(
+    loaded: Loaded, cache: Cache, *, force: bool, only: str | None, remote: Any = None
+) -> Plan:
     """The plan; --only that selects nothing is a usage error (exit 2), not an empty plan."""
     from . import workflow
 
-    the_plan = workflow.plan(loaded, cache, force=force, only=only)
+    the_plan = workflow.plan(loaded, cache, force=force, only=only, remote=remote)
     if only and not the_plan.jobs:
         ids = [a.id for a in loaded.manifest.assets]
         listed = ", ".join(ids[:10]) + (f", ... ({len(ids)} in all)" if len(ids) > 10 else "")
@@ -287,7 +299,8 @@ def _build(
         Cache(c.project.cache_dir) as cache,
     ):
         fastpath.forget(c.project.root)  # before anything changes: no stale proof survives
-        the_plan = _plan(loaded, cache, force=force, only=only)
+        remote = _remote(c, loaded, cache, say)  # nothing is sent until a job needs it
+        the_plan = _plan(loaded, cache, force=force, only=only, remote=remote)
         progress = report.ProgressDisplay(the_plan.jobs)
         try:
             return workflow.build(
@@ -302,6 +315,7 @@ def _build(
                 notify=say,
                 replace_paid=replace_paid,
                 max_wait=max_wait,
+                remote=remote,
             )
         finally:
             progress.close()
@@ -342,16 +356,22 @@ for _command in (commands.init, commands.schema, commands.versions, commands.dif
     cli.add_command(_command)
 
 
+from .cli_cache import cache  # noqa: E402  (the `cache` group: cli_cache.py)
+
+cli.add_command(cache)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The one boundary where errors become messages and exit codes, and where every
     line printed passes through report.printable (no terminal escapes) with the keys in
     the environment replaced by ***."""
-    from .report import SECRET_VARIABLES, safe_output
+    from .report import REMOTE_SECRET_VARIABLES, SECRET_VARIABLES, safe_output
 
     run = partial(cli.main, args=argv, prog_name="brandkit", standalone_mode=False)
     if os.environ.get("_BRANDKIT_COMPLETE"):  # shell completion: click writes it as bytes,
         return exit_code(run)  # names of commands, options and files only
-    secrets = [(os.environ.get(name) or "").strip() for name in SECRET_VARIABLES]
+    names = (*SECRET_VARIABLES, *REMOTE_SECRET_VARIABLES)
+    secrets = [(os.environ.get(name) or "").strip() for name in names]
     with safe_output(secrets):
         return exit_code(run)
 

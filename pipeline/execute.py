@@ -17,12 +17,14 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Coroutine, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import Cache, Record
 from .errors import ProviderError
 from .handoff import Handoff
+from .jobs import Job
 from .journal import Journal, JournalEntry
 from .manifest import Manifest
 from .obtain import UNEXPECTED, Masters, answer, collectable, remove_unkept
@@ -34,7 +36,11 @@ from .realise import Realiser
 from .results import Failure, Outcome, Refusal, describe, is_bug
 from .session import Session
 
+if TYPE_CHECKING:
+    from .remote_cache import RemoteCache
+
 Progress = Callable[[str, JobPlan, str], None]  # (event, job, detail)
+PAID = frozenset({"generate", "remote"})  # statuses whose master this build obtains
 ODD_LIMIT = 3  # builds in a row that could not read a journaled job's answer
 ACCOUNT_REFUSED = frozenset({401, 402, 403})  # a bad key, no credit, no permission
 
@@ -53,8 +59,10 @@ class Executor:
         env: dict[str, str] | None = None,
         notify: Callable[[str], None] | None = None,
         max_wait: float | None = None,
+        remote: RemoteCache | None = None,
     ):
         self.plan = plan
+        self.remote = remote
         self.cache = cache
         self.manifest = manifest
         self.jobs = jobs
@@ -103,6 +111,11 @@ class Executor:
     async def run(self) -> Outcome:
         with self.journal:
             generating = {j.job.provider for j in self.plan.jobs if j.status == "generate"}
+            generating |= {  # a remote job falls back to paying if its master is not whole
+                j.job.provider
+                for j in self.plan.jobs
+                if j.status == "remote" and self.session.keys_available(j.job.provider)
+            }
             orphans = self._sweep_journal()
             remove_parts(self.cache.tmp)  # a killed build's half-downloaded images
             remove_unkept(self.cache.tmp, {e.key for e in self.journal.entries()})
@@ -178,8 +191,8 @@ class Executor:
     # -- one job -----------------------------------------------------------------------------
     async def run_job(self, jp: JobPlan) -> None:
         try:
-            if jp.status == "generate":
-                master = await self.generate(jp)
+            if jp.status in PAID:
+                master = await self.master(jp)
                 if master is None:
                     return
             else:
@@ -187,14 +200,12 @@ class Executor:
             await self.realiser.realise(jp, master)
             self.progress("done", jp, "")
         except ProviderError as exc:
-            self.fail(
-                jp, str(exc) + (self._settle(jp.job.key, exc) if jp.status == "generate" else "")
-            )
+            self.fail(jp, str(exc) + (self._settle(jp.job.key, exc) if jp.status in PAID else ""))
         except Exception as exc:  # every exception is this job's failure, never the build's
             # The disk, the cache, or a bug of ours: what the provider may have charged
             # stays journaled, for the next build to collect; the other jobs go on.
             message = f"internal error: {describe(exc)}" if is_bug(exc) else describe(exc)
-            if jp.status == "generate" and collectable(self.journal.get(jp.job.key)):
+            if jp.status in PAID and collectable(self.journal.get(jp.job.key)):
                 message += "; the provider's job is journaled: the next build collects it"
             self.fail(jp, message)
             if is_bug(exc):
@@ -240,6 +251,28 @@ class Executor:
         self.progress("failed", jp, message)
         if not self.keep_going:
             self._stop = True
+
+    # -- a master: from the remote cache, or generated (and then shared) --------------------
+    async def master(self, jp: JobPlan) -> Record | None:
+        job, remote = jp.job, self.remote
+        if remote is None or not remote.shares(job):
+            return await self.generate(jp)
+        from .remote_claims import obtain
+
+        planned = jp.status == "remote"
+        generate = partial(self._generate_here, jp)
+        drawn = self._self_drawn(job)
+        return await obtain(remote, job, planned, generate, drawn, force=self.plan.force)
+
+    async def _generate_here(self, jp: JobPlan) -> Record | None:
+        """A job planned `remote` whose master the remote no longer serves: paid here,
+        which needs the provider's key (MissingKeyError says which, if it is not set)."""
+        if jp.job.provider not in self.session.contexts:
+            get_provider(jp.job.provider).keys(self.session.env)
+        return await self.generate(jp)
+
+    def _self_drawn(self, job: Job) -> bool:
+        return get_provider(job.provider).self_drawn
 
     # -- a generation: obtain -> fetch -> store ----------------------------------------------
     async def generate(self, jp: JobPlan) -> Record | None:

@@ -68,10 +68,11 @@ def _crash_log(exc: BaseException) -> Path:
     import tempfile
     import traceback
 
-    from .report import SECRET_VARIABLES
+    from .report import REMOTE_SECRET_VARIABLES, SECRET_VARIABLES
 
     text = "".join(traceback.format_exception(exc))
-    for name in SECRET_VARIABLES:  # a key must not reach a file, even this one
+    # a key must not reach a file, even this one
+    for name in (*SECRET_VARIABLES, *REMOTE_SECRET_VARIABLES):
         secret = (os.environ.get(name) or "").strip()
         if len(secret) >= 4:
             text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import Cache, Record
 from .errors import BrandkitError
@@ -27,6 +27,9 @@ from .lockfile import LockEntry, lock_digest
 from .prices import price
 from .project import Project
 from .providers import get_provider
+
+if TYPE_CHECKING:
+    from .remote_cache import RemoteCache
 
 
 @dataclass
@@ -44,7 +47,7 @@ class OutputPlan:
 class JobPlan:
     job: Job
     assets: list[str]
-    status: str  # reuse | derive | generate
+    status: str  # reuse | derive | remote | generate
     reason: str
     request: dict[str, Any]
     outputs: list[OutputPlan]
@@ -111,6 +114,7 @@ def make_plan(
     force: bool = False,
     only: str | None = None,
     prices: dict[str, dict[str, float]] | None = None,
+    remote: RemoteCache | None = None,
 ) -> Plan:
     """`prices`: the manifest's per-provider overrides of the price table."""
     planner = _Planner(project, cache, lock, force)
@@ -125,6 +129,11 @@ def make_plan(
             plan.job.provider, plan.job.alias, plan.job.model, (prices or {}).get(plan.job.provider)
         )
         plans.append(plan)
+    if remote is not None and not force:  # what the shared remote cache holds costs nothing
+        shared = [p for p in plans if p.status == "generate" and remote.shares(p.job)]
+        held = remote.present(p.job.key for p in shared)  # a HEAD each, nothing more
+        for p in (p for p in shared if p.job.key in held):
+            p.status, p.reason = "remote", "in the shared remote cache"
     removed = [] if only else [e for p, e in sorted(lock.items()) if p not in wanted_paths]
     unknown = {
         f"{p.job.provider}/{p.job.model}"

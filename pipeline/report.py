@@ -88,6 +88,9 @@ SECRET_VARIABLES = (
     "PIXELDOJO_API_KEY",
     "RECRAFT_API_TOKEN",
 )
+# The remote cache's credentials: read by its client library from the AWS environment,
+# never by brandkit, and hidden like the providers' keys all the same.
+REMOTE_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 @contextmanager
@@ -110,6 +113,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "summary": {
             "jobs": len(plan.jobs),
             "generate": plan.count("generate"),
+            "remote": plan.count("remote"),
             "derive": plan.count("derive"),
             "reuse": plan.count("reuse"),
             "remove": len(plan.removed),
@@ -185,6 +189,7 @@ def plan_summary(plan: Plan) -> str:
     parts = [
         f"{len(plan.jobs)} jobs: {plan.count('generate')} to generate, "
         f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date"
+        + (f", {plan.count('remote')} from the remote cache" if plan.count("remote") else "")
     ]
     if plan.removed:
         parts.append(f"{len(plan.removed)} outputs to remove")
@@ -301,6 +306,6 @@ def _event_line(event: str, job: JobPlan, detail: str, done: int, total: int) ->
         "failed": "FAILED",
         "skipped": "skipped",
     }.get(event, event)
-    verb = {"reuse": "reused", "derive": "derived"}.get(verb, verb)
+    verb = {"reuse": "reused", "derive": "derived", "remote": "fetched"}.get(verb, verb)
     tail = f": {detail}" if detail else ""
     return f"[{done}/{total}] {verb} {what}{tail}"

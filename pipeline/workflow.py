@@ -30,6 +30,7 @@ from .project import VERSION_RE, Project
 if TYPE_CHECKING:
     from .execute import Outcome, Progress
     from .publish import Published
+    from .remote_cache import RemoteCache
 
 
 @dataclass
@@ -119,11 +120,25 @@ def _link_message(root: Path, path: Path, what: str) -> str:
     )
 
 
-def plan(loaded: Loaded, cache: Cache, *, force: bool = False, only: str | None = None) -> Plan:
+def plan(
+    loaded: Loaded,
+    cache: Cache,
+    *,
+    force: bool = False,
+    only: str | None = None,
+    remote: RemoteCache | None = None,
+) -> Plan:
     lock = loaded.project.read_lock()
     prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
     return make_plan(
-        loaded.project, loaded.jobs, cache, lock, force=force, only=only, prices=prices
+        loaded.project,
+        loaded.jobs,
+        cache,
+        lock,
+        force=force,
+        only=only,
+        prices=prices,
+        remote=remote,
     )
 
 
@@ -147,6 +162,7 @@ def build(
     notify: Callable[[str], None] | None = None,
     replace_paid: bool = False,
     max_wait: float | None = None,
+    remote: RemoteCache | None = None,
 ) -> BuildResult:
     """execute + publish. Nothing is published when a job failed or the build was
     interrupted: finished images stay cached and in-flight ones journaled. Outputs paid
@@ -167,6 +183,7 @@ def build(
         env=env,
         notify=notify,
         max_wait=max_wait,
+        remote=remote,
     )
     if outcome.interrupted:
         raise Interrupted(

@@ -48,6 +48,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("RUNWARE", "CLOUDFLARE", "PIXELDOJO", "RECRAFT"):
         monkeypatch.delenv(f"BRANDKIT_{name}_URL", raising=False)
     monkeypatch.delenv("BRANDKIT_ALLOW_BASE_URL", raising=False)
+    for name in ("BRANDKIT_REMOTE", "BRANDKIT_REMOTE_ENDPOINT", "BRANDKIT_REMOTE_READ_ONLY"):
+        monkeypatch.delenv(name, raising=False)  # no shared remote cache but the test's own
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
 

@@ -191,6 +191,8 @@ STAGES = [
             "pipeline.sandbox_filters",
         },
     ),
+    # the shared remote cache: a tier behind the local cache, which plan may ask
+    ("remote cache", {"pipeline.remote_config", "pipeline.remote_store", "pipeline.remote_cache"}),
     ("plan", {"pipeline.plan"}),
     (
         "execute",
@@ -204,6 +206,7 @@ STAGES = [
             "pipeline.svg_worker",
             "pipeline.session",
             "pipeline.results",
+            "pipeline.remote_claims",
         },
     ),
     ("publish", {"pipeline.publish", "pipeline.history"}),

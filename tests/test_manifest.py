@@ -56,7 +56,7 @@ def test_three_mistakes_reported_together_sorted_with_fields() -> None:
         "valid keys: template, prompt, vars, matrix, sizes, formats, out, provider, model, "
         "format, palette, background, style, substyle, seed",
         "brandkit.yaml:9:1: extra: unknown key 'extra'; valid keys: kit, brand, defaults, "
-        "providers, templates, assets",
+        "providers, templates, assets, cache",
     ]
 
 
