@@ -351,8 +351,7 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
         sys.exit(1)
 
 
-for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc,
-                 commands.review):  # fmt: skip
+for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc):
     cli.add_command(_command)
 
 
@@ -378,3 +377,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     exit_now(main())
+
+
+cli.add_command(commands.review)  # (apart from the others: branches add commands above)
