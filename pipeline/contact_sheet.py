@@ -58,7 +58,9 @@ def render_contact_sheet(
     before = _outputs_before(previous)
     title = escape(str(manifest.brand.get("name") or index.get("kit") or "brand kit"))
     parts = [
-        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title} "
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>{title} "
         f"{escape(index['version'])}</title><style>{_CSS}</style><body>",
         f"<h1>{title}</h1><div class=meta>kit {escape(str(index.get('kit')))} · "
         f"{escape(index['version'])} · {len(index['outputs'])} outputs · "
