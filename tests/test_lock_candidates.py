@@ -95,3 +95,10 @@ def test_two_branches_approving_different_assets_merge_without_conflict(tmp_path
     merged = read_lock(repo / "brandkit.lock")
     assert all(e.approved_key == APPROVED for e in merged.values()), "both approvals kept"
     assert "<<<<<<<" not in (repo / "brandkit.lock").read_text()
+
+
+def test_the_lock_layout_blank_lines_fall_between_folders_only() -> None:
+    paths = ("top.png", "z.ico", "hero/a.png", "hero/b/c.png", "logo/a.png")
+    lines = render_lock({p: entry(p) for p in paths}).decode().split("\n")
+    shape = [json.loads(line)["path"] if line else "" for line in lines[1:]]
+    assert shape == ["hero/a.png", "hero/b/c.png", "", "logo/a.png", "", "top.png", "z.ico", ""]
