@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from . import presets
 from .errors import ManifestError, Problem
 from .jobs import GenerationSpec, Job, OutputTarget
 from .keys import content_key
 from .load import PathT, readable_path
 from .manifest import Asset, Manifest, Settings, hex_color
-from .models import MODELS, V4_STYLES, native_size, nearest_ratio
+from .models import MODELS, V4_STYLES, nearest_ratio
 from .output_paths import Clashes, output_path_problem, safe_output_path
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
@@ -27,7 +28,7 @@ from .sandbox import slug
 from .templates import Combo, Template, Templates, combo_hint
 
 MAX_PROMPT = 10_000  # characters, as every provider allows
-MAX_SIDE = 8192  # pixels, for an exact size (cut from a master of at most 3072)
+MAX_SIDE = presets.MAX_SIDE  # pixels, for an exact size (cut from a master of at most 3072)
 DEFAULT_MAX_JOBS = 100_000
 
 
@@ -72,7 +73,7 @@ class Expander:
 
     # -- the expansion -----------------------------------------------------------------------
     def expand(self) -> list[Job]:
-        total = sum(_combinations(asset) * len(asset.sizes) for asset in self.manifest.assets)
+        total = sum(_combinations(a) * presets.sizes_and_files(a) for a in self.manifest.assets)
         if total > self.max_jobs:
             self.problem(
                 ("assets",),
@@ -98,7 +99,9 @@ class Expander:
             return
         settings = self.capable_settings(asset, provider, resolved.alias)
         apath: PathT = ("assets", asset.id)
-        groups = self.group_sizes(asset, resolved.sizes, apath)
+        vector = presets.is_vector(resolved.alias or resolved.model_id)
+        self.check_fit(asset, resolved.alias or resolved.model_id, vector)
+        groups = self.group_sizes(asset, resolved.sizes, apath, vector)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
             self.problem(
                 (*apath, "matrix", collision),
@@ -112,11 +115,10 @@ class Expander:
             shared = (
                 None if prompt_tpl.uses_size else self.templates.render(prompt_tpl, base, combo)
             )
-            stem = None if out_tpl else "-".join([asset.id, *(slug(v) for _, v in combo)])
+            stem = "-".join([asset.id, *(slug(v) for _, v in combo)])
             for ratio, (native, targets) in groups.items():
                 outputs = tuple(
-                    self.output(asset, base, out_tpl, stem, size, w, h, fmt, combo)
-                    for size, w, h, fmt in targets
+                    self.output(asset, base, out_tpl, stem, proto, combo) for proto in targets
                 )
                 if prompt_tpl.uses_size:
                     prompt = self.templates.render(prompt_tpl, {**base, "size": ratio}, combo)
@@ -206,6 +208,21 @@ class Expander:
                 )
         return settings
 
+    def check_fit(self, asset: Asset, model: str, vector: bool) -> None:
+        """safe_zone without contain, svg from a raster model: said where each was written
+        (the asset, or defaults: once)."""
+        doc = self.manifest.doc
+        assert doc is not None
+        for key, message in presets.fit_problems(asset, model, vector):
+            path = self.setting_path(asset, key)
+            if key == "formats" and path not in doc.marks:  # svg came from `format`
+                path = self.setting_path(asset, "format")
+            elif key == "formats":
+                path = (*path, asset.formats.index("svg"))
+            if path not in self._style_refused:
+                self._style_refused.add(path)
+                self.problem(path, message)
+
     def refuse_v3_style(self, asset: Asset, alias: str | None) -> set[str]:
         """`style`/`substyle` on a model that takes none: the V4 family, on every provider
         (local too, so a kit that validates locally cannot fail, or pay for an image that
@@ -239,62 +256,56 @@ class Expander:
         }
 
     def group_sizes(
-        self, asset: Asset, sizes: dict[str, tuple[int, int]], apath: PathT
-    ) -> dict[str, tuple[tuple[int, int], list[tuple[str, int, int, str]]]]:
-        """Native ratio -> (native dims, [(size label, width, height, format)])."""
-        groups: dict[str, tuple[tuple[int, int], list[tuple[str, int, int, str]]]] = {}
-        ico_ok = False
+        self, asset: Asset, sizes: dict[str, tuple[int, int]], apath: PathT, vector: bool
+    ) -> dict[str, tuple[tuple[int, int], list[OutputTarget]]]:
+        """Native ratio -> (native dims, [output without its path]): the asset's sizes in
+        each format, its one ico (the 1:1 master's), then its preset's files (named)."""
+        groups: dict[str, tuple[tuple[int, int], list[OutputTarget]]] = {}
+        squares = []
         for i, size in enumerate(asset.sizes):
-            if ":" in size:
-                native = native_size(sizes, size)
-                if native is None:
-                    self.problem(
-                        (*apath, "sizes", i),
-                        f"{size!r} is not a native aspect ratio "
-                        f"of this model; use one of {', '.join(sizes)}, or an exact "
-                        'size like "1200x630"',
-                    )
-                    continue
-                ratio, (w, h) = _ratio_name(sizes, native), native
-            else:
-                w, h = (int(x) for x in size.split("x"))
-                if max(w, h) > MAX_SIDE:
-                    self.problem(
-                        (*apath, "sizes", i),
-                        f"{size!r} is too large: exact sizes are at most {MAX_SIDE} pixels a side",
-                    )
-                    continue
-                ratio = nearest_ratio(sizes, w, h)
+            dims, why = presets.size_dims(sizes, size)
+            if dims is None:
+                self.problem((*apath, "sizes", i), why)
+                continue
+            w, h = dims
+            squares.extend([w] if w == h and ":" not in size else [])
+            ratio = _ratio_name(sizes, dims) if ":" in size else nearest_ratio(sizes, w, h)
             for fmt in asset.formats:
-                if fmt == "ico":
-                    if ":" in size or w != h or not 16 <= w <= 256:
-                        continue  # ico is written only for square exact sizes up to 256
-                    ico_ok = True
-                groups.setdefault(ratio, (sizes[ratio], []))[1].append((size, w, h, fmt))
-        if "ico" in asset.formats and not ico_ok and asset.sizes:
+                if fmt != "ico":
+                    fit = presets.output_fit(asset.settings, fmt)
+                    groups.setdefault(ratio, (dims, []))[1].append(
+                        OutputTarget("", w, h, fmt, size, fit=fit)
+                    )
+        ico = presets.ico_target(squares, asset.settings) if "ico" in asset.formats else None
+        if "ico" in asset.formats and ico is None and asset.sizes:
             self.problem(
                 (*apath, "formats"),
                 "ico needs at least one square exact size from "
                 '16x16 to 256x256 in sizes (e.g. "32x32")',
             )
-        return groups
+        name = str(self.manifest.brand.get("name") or self.manifest.kit["name"])
+        extra = presets.preset_targets(asset, name, vector, sizes[nearest_ratio(sizes, 1, 1)])
+        for t in [ico, *extra] if ico else extra:
+            groups.setdefault(nearest_ratio(sizes, t.width, t.height), ((0, 0), []))[1].append(t)
+        return {ratio: (sizes[ratio], targets) for ratio, (_, targets) in groups.items()}
 
     def output(
         self,
         asset: Asset,
         base: dict[str, Any],
         out_tpl: Template | None,
-        stem: str | None,  # without a template: the asset id and the combination's slugs
-        size: str,
-        w: int,
-        h: int,
-        fmt: str,
+        stem: str,  # the asset id and the combination's slugs
+        proto: OutputTarget,  # path: "" (an asset's size), or a preset's file name
         combo: Combo,
     ) -> OutputTarget | None:
         """One output of a combination, or None (said) where its path would not do."""
-        label = ratio_label(size, self.manifest.kit.get("ratio_format"))
-        if out_tpl is None:  # safe by construction: an id, slugs and a size label
-            clean: str | None = f"{asset.id}/{stem}-{label}.{fmt}"
+        label = ratio_label(proto.size, self.manifest.kit.get("ratio_format"))
+        fmt, w, h = proto.format, proto.width, proto.height
+        if proto.path:  # a preset's file: its own name, in the asset's (combination's) folder
+            folder = f"{asset.id}/{stem}" if combo else asset.id
+            clean: str | None = f"{folder}/{proto.path}"
+        elif out_tpl is None:  # safe by construction: an id, slugs and a size label
+            clean = f"{asset.id}/{stem}.ico" if fmt == "ico" else f"{asset.id}/{stem}-{label}.{fmt}"
         else:
             ctx = {**base, "size": label, "format": fmt, "width": w, "height": h}
             clean = self.rendered_path(asset, out_tpl, ctx, combo)
@@ -302,7 +313,7 @@ class Expander:
             return None
         if not self.writable(asset, clean, combo):
             return None
-        return OutputTarget(path=clean, width=w, height=h, format=fmt, size=size)
+        return OutputTarget(clean, w, h, fmt, proto.size, proto.fit, proto.ico_sizes, proto.text)
 
     def rendered_path(
         self, asset: Asset, out_tpl: Template, ctx: dict[str, Any], combo: Combo

@@ -38,6 +38,9 @@ class Settings:
     style: str | None = None
     substyle: str | None = None
     seed: int | None = None
+    fit: str = "cover"  # cover | contain (jobs.Fit, per output, in expand)
+    pad: RGB | None = None
+    safe_zone: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Asset:
     formats: tuple[str, ...]
     out: str | None
     settings: Settings
+    preset: str | None = None  # favicon | social (presets.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +331,9 @@ class _ManifestBuilder:
         background = base.background
         if "background" in raw:
             background = self.color_ref(raw["background"], (*path, "background"))
+        pad = base.pad
+        if "pad" in raw:
+            pad = self.color_ref(raw["pad"], (*path, "pad"))
         return Settings(
             provider=raw.get("provider", base.provider),
             model=raw.get("model", base.model),
@@ -336,6 +343,9 @@ class _ManifestBuilder:
             style=raw.get("style", base.style),
             substyle=raw.get("substyle", base.substyle),
             seed=raw.get("seed", base.seed),
+            fit=raw.get("fit", base.fit),
+            pad=pad,
+            safe_zone=raw.get("safe_zone", base.safe_zone),
         )
 
     def asset(self, asset_id: str, raw: dict[str, Any], defaults: Settings) -> Asset:
@@ -360,10 +370,11 @@ class _ManifestBuilder:
             source_path=source_path,
             vars=dict(raw.get("vars") or {}),
             matrix=tuple((k, tuple(v)) for k, v in (raw.get("matrix") or {}).items()),
-            sizes=tuple(raw["sizes"]),
+            sizes=tuple(raw.get("sizes") or ()),
             formats=formats,
             out=raw.get("out"),
             settings=settings,
+            preset=raw.get("preset"),
         )
 
     def build(self) -> Manifest:

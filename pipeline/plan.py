@@ -237,7 +237,7 @@ class _Planner:
         plan = OutputPlan(target=target, asset=asset, cache_key=ck, source="generate")
         if self.force:
             return plan
-        published, indexed = self._published(key, target)
+        published, indexed = self._published(key, target, ck)
         if published and ck in self.cached:
             plan.source, plan.published = "published", indexed
             return plan
@@ -250,7 +250,7 @@ class _Planner:
             plan.source, plan.dist_sha = "dist", entry.sha256  # the cache was lost: re-seed it
         return plan
 
-    def _published(self, key: str, target: OutputTarget) -> tuple[bool, IndexEntry | None]:
+    def _published(self, key: str, target: OutputTarget, ck: str) -> tuple[bool, IndexEntry | None]:
         """Is this exact output in dist/latest, the lock vouching for it and the file there
         holding the bytes the lock names? With its index entry, when the index was read."""
         entry = self.lock.get(target.path)
@@ -270,6 +270,8 @@ class _Planner:
         # (Remembered by stat, so an unchanged tree costs an lstat per output.)
         if self.cache.hashes.sha256(f"{self.latest}/{target.path}") != entry.sha256:
             return False, None
+        if target.transform() and key in self.cached:  # fit, ico, text: the lock's key names
+            return getattr(self.cache.get(ck), "sha256", None) == entry.sha256, indexed  # a master
         return True, indexed
 
     def old_request(self, path: str) -> Record | IndexEntry | None:

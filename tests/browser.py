@@ -57,7 +57,7 @@ class PageReport:
 
 
 class Browser:
-    """One Chromium for the session; each `open` gets a fresh context (clipboard allowed
+    """One Chromium for a test module; each `open` gets a fresh context (clipboard allowed
     unless `clipboard=False`) and reports what the page did."""
 
     def __init__(self, browser: Any):
@@ -94,8 +94,11 @@ def deny_clipboard(context: Any, page: Any) -> None:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an
+    event loop running in this thread while it is open, and the in-process CLI tests that
+    run after a browser module on the same xdist worker need asyncio.run to work."""
     executable = chromium_path()
     if executable is None:
         message = "no chromium on this machine (apt-get install chromium; .ci/run does)"

@@ -10,13 +10,14 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from hypothesis import settings
 from PIL import Image
 
 from pipeline.cli import main
-from tests.browser import browser  # noqa: F401  (headless Chromium, session-wide)
+from tests.browser import browser  # noqa: F401  (headless Chromium, one per module)
 from tests.emulator import Emulator
 from tests.emulator.fixture import emulator  # noqa: F401  (the loopback provider emulator)
 
@@ -110,6 +111,12 @@ MAGIC: dict[str, Callable[[bytes], bool]] = {
     "ico": lambda b: b.startswith(b"\x00\x00\x01\x00"),
 }
 PILLOW_FORMAT = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "ico": "ICO"}
+SVG_ROOTS = ("svg", "{http://www.w3.org/2000/svg}svg")
+TEXT_CHECKS: dict[str, Callable[[bytes], object]] = {  # outputs that are not raster images
+    "svg": lambda b: ElementTree.fromstring(b).tag in SVG_ROOTS or None,
+    "webmanifest": lambda b: isinstance(json.loads(b), dict) or None,
+    "html": lambda b: b.decode("utf-8"),
+}
 LOCK_FIELDS = (
     "key", "sha256", "width", "height", "format", "provider", "model", "seed", "cost_usd",
     "credits", "size",
@@ -123,6 +130,8 @@ def _decoded(data: bytes, sha: str) -> tuple[str, tuple[int, int]]:
     if sha not in _DECODED:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # every pixel: a truncated or garbled file fails here
+            for ico_size in image.ico.sizes() if image.format == "ICO" else ():  # every frame
+                assert image.ico.getimage(ico_size).size == ico_size
             _DECODED[sha] = (image.format or "", image.size)
     return _DECODED[sha]
 
@@ -161,6 +170,9 @@ def assert_published_tree(project: Path) -> None:
             assert len(data) == entry["size"], f"{path}: size differs from the lock's"
         ext = path.rsplit(".", 1)[-1].lower()
         assert ext == o["format"], f"{path}: extension {ext!r}, format {o['format']!r}"
+        if ext in TEXT_CHECKS:  # svg parses with an <svg> root, webmanifest is JSON, html text
+            assert TEXT_CHECKS[ext](data) is not None, f"{path}: not a valid {ext} file"
+            continue
         assert MAGIC[ext](data), f"{path}: its bytes are not a {ext} file: {data[:12]!r}"
         fmt, size = _decoded(data, sha)
         assert fmt == PILLOW_FORMAT[ext], f"{path}: Pillow reads {fmt}, not {ext}"

@@ -186,6 +186,7 @@ STAGES = [
             "pipeline.expand",
             "pipeline.templates",
             "pipeline.output_paths",
+            "pipeline.presets",
             "pipeline.sandbox",
             "pipeline.sandbox_bounds",
             "pipeline.sandbox_filters",

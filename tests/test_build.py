@@ -45,7 +45,7 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
     latest = sample / "dist" / "latest"
     index = json.loads((latest / "index.json").read_text())
     lock = read_lock(sample / "brandkit.lock")
-    assert len(index["outputs"]) == len(lock) == 26
+    assert len(index["outputs"]) == len(lock) == 24
     for o in index["outputs"]:
         assert {
             "path",
@@ -62,7 +62,7 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
         assert f.is_file()
         assert lock[o["path"]].sha256 == o["sha256"]
         assert not f.stat().st_mode & 0o222, "published files are read-only"
-    assert (latest / "app-icon" / "app-icon-32x32.ico").read_bytes()[:4] == b"\0\0\1\0"
+    assert (latest / "app-icon" / "app-icon.ico").read_bytes()[:4] == b"\0\0\1\0"  # 16-180
     banner = latest / "email-banner" / "email-banner-600x200.jpg"
     assert banner.read_bytes()[:3] == b"\xff\xd8\xff"
     assert "<img src='hero/hero-16x9.png'" in (latest / "index.html").read_text()
@@ -211,7 +211,7 @@ def test_only_builds_a_subset_and_keeps_the_rest(run: Run, sample: Path) -> None
     code, out, _ = run(sample, "build", "--only", "app-*")
     assert (code, generated(out)) == (0, 1)
     index = json.loads((sample / "dist" / "latest" / "index.json").read_text())
-    assert len(index["outputs"]) == 26
+    assert len(index["outputs"]) == 24
     assert run(sample, "status", "--check")[0] == 1  # the others are still stale
 
 
@@ -284,7 +284,7 @@ def test_validate_reports_all_errors_without_traceback(run: Run, sample: Path) -
 def test_validate_ok(run: Run, sample: Path) -> None:
     code, out, _ = run(sample, "validate")
     assert code == 0
-    assert out == "brandkit.yaml: ok (5 assets, 18 generations, 26 outputs)\n"
+    assert out == "brandkit.yaml: ok (5 assets, 18 generations, 24 outputs)\n"
 
 
 def test_missing_manifest_and_usage_errors(run: Run, tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_versions_and_diff_json_with_zero_one_and_two_versions(run: Run, kit: Pa
     two = check("diff", json_of(run, kit, "diff"))
     assert (two["a"], two["b"], two["note"], two["added"]) == ("v0001", "v0002", None, [])
     assert [o["path"] for o in two["changed"]] == [
-        "icon/icon-1x1.png", "icon/icon-32x32.ico", "icon/icon-32x32.png",
+        "icon/icon-1x1.png", "icon/icon-32x32.png", "icon/icon.ico",
     ]  # fmt: skip
     assert check("diff", json_of(run, kit, "diff", "1", "v2")) == two
     code, out, err = run(kit, "diff", "v9999", "--json")

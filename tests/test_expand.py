@@ -72,10 +72,10 @@ def test_out_template_and_formats() -> None:
         "icons/a-1x1.png",
         "icons/a-1x1.webp",
         "icons/a-32x32.png",
-        "icons/a-32x32.ico",
         "icons/a-32x32.webp",
         "icons/a-512x512.png",
         "icons/a-512x512.webp",
+        "icons/a-32x32.ico",  # one ico per asset, after its sizes (512 is over 256)
     ]
     assert job.spec.prompt == "icon bold"
 

@@ -53,9 +53,9 @@ def test_init_writes_a_kit_that_validates_and_builds_offline(
     assert "name: acme-studio" in manifest and "name: Acme Studio" in manifest
     assert (kit / ".gitignore").read_text("utf-8").splitlines()[-1] == ".brandkit/"
     code, out, err = run(kit, "validate")
-    assert (code, out) == (0, "brandkit.yaml: ok (3 assets, 7 generations, 11 outputs)\n"), err
+    assert (code, out) == (0, "brandkit.yaml: ok (3 assets, 7 generations, 10 outputs)\n"), err
     assert [p.name for p in (starter / "dist").iterdir() if p.name != "latest"] == ["v0001"]
-    assert len(json.loads((starter / "dist" / "v0001" / "index.json").read_text())["outputs"]) == 11
+    assert len(json.loads((starter / "dist" / "v0001" / "index.json").read_text())["outputs"]) == 10
 
 
 def test_init_schema_file_is_the_manifest_schema_and_what_schema_prints(
@@ -157,7 +157,7 @@ def test_manifest_is_found_in_a_parent_folder_and_named_as_found(
     deep = kit / "assets" / "drafts"
     deep.mkdir(parents=True)
     code, out, err = _in(deep, capsys, "validate")
-    assert (code, out) == (0, "../../brandkit.yaml: ok (3 assets, 7 generations, 11 outputs)\n")
+    assert (code, out) == (0, "../../brandkit.yaml: ok (3 assets, 7 generations, 10 outputs)\n")
     manifest = kit / "brandkit.yaml"
     manifest.write_text(manifest.read_text().replace("one simple shape", "two shapes"))
     assert _in(deep, capsys, "status", "--check")[0] == 1

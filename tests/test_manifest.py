@@ -53,8 +53,8 @@ def test_three_mistakes_reported_together_sorted_with_fields() -> None:
         'at the model\'s native size) or an exact size "WxH" in pixels, e.g. "16:9" or '
         '"1200x630"',
         "brandkit.yaml:8:59: assets.a.sizez: unknown key 'sizez' (did you mean 'sizes'?); "
-        "valid keys: template, prompt, vars, matrix, sizes, formats, out, provider, model, "
-        "format, palette, background, style, substyle, seed",
+        "valid keys: template, prompt, vars, matrix, sizes, formats, out, preset, provider, "
+        "model, format, fit, pad, safe_zone, palette, background, style, substyle, seed",
         "brandkit.yaml:9:1: extra: unknown key 'extra'; valid keys: kit, brand, defaults, "
         "providers, templates, assets, cache",
     ]
