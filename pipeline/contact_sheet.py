@@ -24,7 +24,8 @@ from urllib.parse import quote
 from .manifest import Manifest, hex_color, parse_color
 
 _CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;background:#fafafa;color:#222}
+body{font:14px/1.4 system-ui,sans-serif;margin:clamp(.75rem,4vw,2rem);background:#fafafa;
+ color:#222}
 h1{margin:0 0 .25rem}.meta{color:#666;margin-bottom:1rem}
 .swatches{display:flex;gap:.5rem;margin:1rem 0 2rem}
 .swatch{width:5rem;font-size:11px;text-align:center}
