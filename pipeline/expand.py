@@ -20,7 +20,7 @@ from .jobs import GenerationSpec, Job, OutputTarget
 from .keys import content_key
 from .load import PathT, readable_path
 from .manifest import Asset, Manifest, Settings, hex_color
-from .models import MODELS, V4_STYLES, nearest_ratio
+from .models import MODELS, V4_STYLES, is_vector, nearest_ratio
 from .output_paths import Clashes, output_path_problem, safe_output_path
 from .providers import get_provider
 from .providers.base import ModelNotAvailable, Provider
@@ -99,7 +99,7 @@ class Expander:
             return
         settings = self.capable_settings(asset, provider, resolved.alias)
         apath: PathT = ("assets", asset.id)
-        vector = presets.is_vector(resolved.alias or resolved.model_id)
+        vector = is_vector(provider_name, resolved.model_id)  # one rule with the providers
         self.check_fit(asset, resolved.alias or resolved.model_id, vector)
         groups = self.group_sizes(asset, resolved.sizes, apath, vector)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:

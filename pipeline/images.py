@@ -6,6 +6,9 @@ header and trailer around garbage is not enough), no larger than any model makes
 the size that was asked for: each side within 2% (and at least 8 pixels) of the
 request, so a provider's rounding passes and another aspect ratio or scale does not.
 Anything else is the provider's error; it is never cropped or scaled into an output.
+A vector model's master is an SVG document instead (check_vector_master): sanitised
+(svg_safe.sanitise) before it is cached, its viewBox of the aspect ratio asked for; a
+raster image, or anything the sanitiser refuses, is the provider's error.
 
 `sniff_format`, `check_image` and `image_size` read a file's magic bytes, trailer or
 header, without decoding pixels: providers check downloads with them, the executor and
@@ -20,6 +23,7 @@ master in 0.1-0.3 s, a 1K one in 10-20 ms: faster than providers deliver them.
 
 from __future__ import annotations
 
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -108,6 +112,65 @@ def check_master(
             "(not cropped or scaled: the provider sent another size or aspect ratio)",
         )
     return fmt, width, height
+
+
+_XML_STARTS = (b"<?xml", b"<svg", b"<!--", b"<!doctype svg")
+_VIEWBOX = re.compile(rb"<svg\b[^>]*?\sviewBox\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+
+
+def svg_head(head: bytes) -> bool:
+    """Could this be the start of an SVG document (XML, or a bare <svg> element)? A first
+    look only, so a download may go on: the store sanitises the whole document."""
+    text = bytes(head).removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").lower()
+    return text.startswith(_XML_STARTS)
+
+
+def check_vector_master(
+    provider: str, source: bytes | Path, expected: tuple[int, int] | None
+) -> tuple[bytes, int, int]:
+    """(the sanitised SVG, width, height) of a vector model's answer, or ProviderError:
+    anything that is not an SVG document the sanitiser accepts, or whose viewBox has
+    another aspect ratio than the size asked for. The size recorded is the one asked for
+    (the model's native size: what a "W:H" raster output is rendered at)."""
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    if not svg_head(data[:64]):
+        kind = sniff_format(data[:16])
+        what = f"a {kind.upper()} image" if kind else "something else"
+        raise ProviderError(provider, f"a vector model answered {what}, not an SVG document")
+    from .svg_safe import SvgRejected, sanitise
+
+    try:
+        clean = sanitise(bytes(data))
+    except SvgRejected as exc:
+        raise ProviderError(provider, f"the SVG was refused by the sanitiser: {exc}") from None
+    box = _viewbox(clean)
+    if expected is None:
+        if box is None:
+            raise ProviderError(provider, "the SVG has no viewBox and no size was asked for")
+        return clean, max(1, round(box[0])), max(1, round(box[1]))
+    if box is not None and abs(box[0] / box[1] - expected[0] / expected[1]) > (
+        SIZE_TOLERANCE * expected[0] / expected[1]
+    ):
+        raise ProviderError(
+            provider,
+            f"the SVG's viewBox is {box[0]:g}x{box[1]:g}, another aspect ratio than the "
+            f"{expected[0]}x{expected[1]} asked for",
+        )
+    return clean, expected[0], expected[1]
+
+
+def _viewbox(svg: bytes) -> tuple[float, float] | None:
+    """The (width, height) of the root element's viewBox, if it has a sane one."""
+    from .svg_safe import SvgRejected, parse_viewbox
+
+    match = _VIEWBOX.search(svg[:65536])
+    if match is None:
+        return None
+    try:
+        _, _, width, height = parse_viewbox(match.group(1).decode("utf-8", "replace"))
+    except SvgRejected:
+        return None
+    return width, height
 
 
 def close_enough(size: tuple[int, int], expected: tuple[int, int]) -> bool:

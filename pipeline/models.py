@@ -1,6 +1,28 @@
 """The Recraft V4 model family: aliases, provider ids and native size tables.
 
 Source: shared/seeds/providers.md section 0 (identical on every provider that validates).
+
+The vector models (master: an SVG document) were confirmed on each provider's own pages
+(read 2026-11-29); a provider missing from a model's `ids` does not serve it:
+
+- Recraft: `recraftv4_vector`, `recraftv4_pro_vector`
+  (https://www.recraft.ai/docs/api-reference/models/recraft-v4.md), `recraftv4_1_vector`,
+  `recraftv4_1_pro_vector` (https://www.recraft.ai/docs/api-reference/models/recraft-v4-1.md);
+  the same endpoint and body as the raster models, only `model` changes.
+- Runware: `recraft:v4@vector` (https://runware.ai/docs/models/recraft-v4-vector, 1K table)
+  and `recraft:v4-pro@vector` (https://runware.ai/docs/models/recraft-v4-pro-vector, 2K
+  table), both `taskType: "vectorize"` with `outputFormat: "SVG"` (its only value). Runware
+  lists no V4.1 vector model: neither its model pages nor its SDK's generated task map
+  (Runware/runware-python `runware/types/task_map.py`, schemas 20260623) name one.
+- Cloudflare: `recraft/recraftv4-vector`, `recraft/recraftv4-pro-vector`,
+  `recraft/recraftv4-1-vector`, `recraft/recraftv4-1-pro-vector`
+  (https://developers.cloudflare.com/ai/models/recraft/<id>/): the raster models' input
+  schema; `result.image` is a URL whose media type is image/svg+xml.
+- PixelDojo: `recraft-v4-pro-svg` only (https://pixeldojo.ai/api-platform/recraft-v4-pro-svg:
+  `POST /api/v1/models/recraft-v4-pro-svg/run`, the same inputs as `recraft-v4`: prompt,
+  aspect_ratio, size, seed; 8 credits). No V4, V4.1 or V4.1 Pro vector model is listed.
+
+Vector models take the size table of the raster model of the same tier (1K or 2K).
 """
 
 from __future__ import annotations
@@ -54,6 +76,7 @@ class ModelInfo:
     # Takes V3's `style`/`substyle`? Not the V4 family: Recraft points V4 users to the
     # separate V4 Styles models, and a provider may ignore them (yet charge).
     v3_style: bool = False
+    vector: bool = False  # the master is an SVG document, not a raster image
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -96,6 +119,39 @@ MODELS: dict[str, ModelInfo] = {
                 "recraft": "recraftv4_1_pro",
             },
         ),
+        ModelInfo(
+            "recraft-v4-vector",
+            SIZES_1K,
+            {
+                "runware": "recraft:v4@vector",
+                "cloudflare": "recraft/recraftv4-vector",
+                "recraft": "recraftv4_vector",
+            },
+            vector=True,
+        ),
+        ModelInfo(
+            "recraft-v4-pro-vector",
+            SIZES_2K,
+            {
+                "runware": "recraft:v4-pro@vector",
+                "cloudflare": "recraft/recraftv4-pro-vector",
+                "pixeldojo": "recraft-v4-pro-svg",
+                "recraft": "recraftv4_pro_vector",
+            },
+            vector=True,
+        ),
+        ModelInfo(
+            "recraft-v4.1-vector",
+            SIZES_1K,
+            {"cloudflare": "recraft/recraftv4-1-vector", "recraft": "recraftv4_1_vector"},
+            vector=True,
+        ),
+        ModelInfo(
+            "recraft-v4.1-pro-vector",
+            SIZES_2K,
+            {"cloudflare": "recraft/recraftv4-1-pro-vector", "recraft": "recraftv4_1_pro_vector"},
+            vector=True,
+        ),
     )
 }
 
@@ -108,6 +164,21 @@ def find_model(provider: str, model: str) -> ModelInfo | None:
         if info.ids.get(provider) == model:
             return info
     return None
+
+
+def serving(alias: str) -> tuple[str, ...]:
+    """The hosted providers that serve a model alias (`local` stands in for every one)."""
+    info = MODELS.get(alias)
+    return tuple(info.ids) if info is not None else ()
+
+
+def is_vector(provider: str, model: str) -> bool:
+    """Is the master of this model an SVG? A raw id we do not know is taken as vector
+    when its name says so (`recraftv4_1_utility_vector`, `recraft:v4@vector`)."""
+    info = find_model(provider, model)
+    if info is not None:
+        return info.vector
+    return "vector" in model.lower() or "svg" in model.lower()
 
 
 def reduce_ratio(w: int, h: int) -> tuple[int, int]:

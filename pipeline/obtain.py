@@ -19,6 +19,7 @@ from .errors import BrandkitError, ProviderError
 from .handoff import Handoff
 from .jobs import Job
 from .journal import Journal, JournalEntry
+from .models import is_vector
 from .plan import JobPlan
 from .providers import get_provider
 from .providers.base import Generated, JobGone, Provider, RunContext
@@ -177,12 +178,19 @@ class Masters:
         spec: dict[str, Any],
         result: Generated,
     ) -> Record:
-        from .images import check_master
+        from .images import check_master, check_vector_master
 
         source = result.data if result.data is not None else result.path
         assert source is not None
-        try:  # decoded whole, of the size asked for, or the provider's error
-            fmt, width, height = check_master(provider, source, _asked(spec), decode=not self_drawn)
+        clean: bytes | None = None  # a vector model's SVG, sanitised: what is cached
+        try:  # decoded whole (or sanitised), of the size asked for, or the provider's error
+            if is_vector(provider, model):
+                clean, width, height = check_vector_master(provider, source, _asked(spec))
+                fmt = "svg"
+            else:
+                fmt, width, height = check_master(
+                    provider, source, _asked(spec), decode=not self_drawn
+                )
         except ProviderError:
             if result.path is not None:
                 result.path.unlink(missing_ok=True)
@@ -198,6 +206,11 @@ class Masters:
             credits=result.credits,
             spec=spec,
         )
+        if clean is not None:  # never the provider's bytes: the sanitised document
+            record = self.cache.put(key, clean, meta)
+            if result.path is not None:
+                result.path.unlink(missing_ok=True)
+            return record
         if result.data is not None:
             return self.cache.put(key, result.data, meta)
         assert result.path is not None

@@ -50,13 +50,8 @@ def sizes_and_files(asset: Asset) -> int:
     return len(asset.sizes) + PRESET_FILES.get(asset.preset or "", 0)
 
 
-def is_vector(model: str | None) -> bool:
-    """A vector model (its master is an SVG): an alias or id ending in "-vector"."""
-    return model is not None and model.endswith("-vector")
-
-
 def vector_aliases() -> list[str]:
-    return [alias for alias in MODELS if is_vector(alias)]
+    return [alias for alias, info in MODELS.items() if info.vector]
 
 
 def fit_problems(asset: Asset, model: str, vector: bool) -> list[tuple[str, str]]:

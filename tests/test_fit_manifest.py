@@ -258,3 +258,18 @@ def test_a_new_fit_recuts_published_outputs_and_pays_nothing(run: Run, tmp_path:
     manifest.write_text(text, "utf-8")  # back to cover: the published files are still it
     plan = run.json(manifest.parent, "plan")
     assert {o["source"] for j in plan["jobs"] for o in j["outputs"]} == {"published"}
+
+
+def test_svg_output_follows_the_providers_rule_for_vector_ids_not_the_alias_spelling() -> None:
+    """PixelDojo's raw id `recraft-v4-pro-svg` is a vector model (models.is_vector, the
+    rule the providers use): its svg output is valid; a raw raster id's is refused."""
+    vector = outputs(
+        "defaults: {provider: pixeldojo, model: recraft-v4-pro-svg}\n"
+        "assets:\n  logo: {prompt: a logo, sizes: ['1:1'], formats: [svg, png]}\n"
+    )
+    assert sorted(vector) == ["logo/logo-1x1.png", "logo/logo-1x1.svg"]
+    problems = errors(
+        "defaults: {provider: recraft, model: recraftv4}\n"
+        "assets:\n  logo: {prompt: a logo, sizes: ['1:1'], formats: [svg, png]}\n"
+    )
+    assert any("svg" in p for p in problems), problems

@@ -159,8 +159,10 @@ class ProviderBase:
         if info is not None:
             if self.name not in info.ids:
                 offered = [a for a, m in MODELS.items() if self.name in m.ids]
+                served = ", ".join([*info.ids, "local"])
                 raise ModelNotAvailable(
-                    f"{self.name} does not serve {model!r}; it offers {', '.join(offered)}"
+                    f"{self.name} does not serve {model!r}; it offers {', '.join(offered)}; "
+                    f"{model!r} is served by {served}"
                 )
             return ResolvedModel(info.ids[self.name], info.alias, self.sizes_for(info))
         # A raw id we do not know (a newer model): trust it, guessing the size tier.

@@ -2,7 +2,8 @@
 the one place providers import the HTTP layer from.
 
 Images are fetched from a URL (never with the API key), base64 or a data URI, streamed to
-a temp file, and checked to be a whole PNG/JPEG/WEBP before anyone sees them. The rest of
+a temp file, and checked to be a whole PNG/JPEG/WEBP (or to start like an SVG document,
+for a vector model: sanitised before it is stored) before anyone sees them. The rest of
 the HTTP layer has a module per job: sending JSON with retries (send.py), when to retry
 and how long to wait (policy.py), the deadline and size caps of each request (bounds.py),
 where keys may go (keyguard.py).
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # httpx is imported only when something is sent
 
 
 from ..errors import ProviderError
-from ..images import check_image  # it lives in images.py (imported from here too)
+from ..images import check_image, svg_head  # they live in images.py (imported from here too)
 from .bounds import MB, Bounds, TooLarge, mb, refuse_declared, too_late
 from .keyguard import KeyGuard, secret_forms
 from .policy import RETRYABLE_STATUS, PollPolicy, RetryPolicy, retry_after
@@ -54,6 +55,7 @@ __all__ = [  # the HTTP layer, as providers and the executor import it
     "retry_after",
     "secret_forms",
     "send_json",
+    "svg_head",
     "write_temp",
 ]
 
@@ -96,9 +98,12 @@ def decode_inline(provider: str, value: str, tmp_dir: Path) -> Path:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ProviderError(provider, "the inline image is not valid base64") from None
-    if check_image(data[:16], data[-16:], len(data)) is None:
-        raise ProviderError(provider, "the inline image is not a whole PNG, JPEG or WEBP")
+    if check_image(data[:16], data[-16:], len(data)) is None and not svg_head(data[:HEAD]):
+        raise ProviderError(provider, "the inline image is not a whole PNG, JPEG, WEBP or SVG")
     return write_temp(tmp_dir, data)
+
+
+HEAD = 64  # bytes of a download kept to tell its format (svg_head)
 
 
 async def download(
@@ -176,14 +181,14 @@ async def _download_once(
                     size += len(chunk)
                     if size > cap:
                         raise TooLarge(f"more than {cap} bytes came")
-                    if len(head) < 16:
-                        head = (head + chunk)[:16]
+                    if len(head) < HEAD:
+                        head = (head + chunk)[:HEAD]
                     tail = (tail + chunk)[-16:]
                     digest.update(chunk)
                     f.write(chunk)
-        if check_image(head, tail, size) is None:
+        if check_image(head, tail, size) is None and not svg_head(head):
             kind = response.headers.get("content-type", "?")
-            raise _BadDownload(f"not a whole PNG, JPEG or WEBP ({size} bytes of {kind})")
+            raise _BadDownload(f"not a whole PNG, JPEG, WEBP or SVG ({size} bytes of {kind})")
         return path, digest.hexdigest()
     except BaseException:
         if fd != -1:

@@ -1,7 +1,8 @@
 """local: the embedded, offline, deterministic provider (no key, no network).
 
 It draws a placeholder in the brand palette at the model's native size, with the prompt's
-words on it, so a new user and every test can run the whole pipeline for free.
+words on it, so a new user and every test can run the whole pipeline for free; for a
+vector model, an SVG of shapes in the brand palette (placeholder_svg.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 from typing import Any, ClassVar
 
 from ..jobs import GenerationSpec
+from ..models import is_vector
 from .base import Generated, ProviderBase, ResolvedModel, RunContext
 
 
@@ -44,7 +46,8 @@ class LocalProvider(ProviderBase):
         seed = spec.seed if spec.seed is not None else _seed_for(request)
         import asyncio
 
-        data = await asyncio.to_thread(_render, spec)
+        vector = is_vector(self.name, str(request.get("model", "")))
+        data = await asyncio.to_thread(_render_svg if vector else _render, spec)
         return Generated(data=data, seed=seed, cost_usd=0.0)
 
 
@@ -67,6 +70,12 @@ def _seed_for(request: dict[str, Any]) -> int:
     """A stable seed, reported like a real provider's, derived from the request."""
     digest = hashlib.sha256(repr(sorted(request.items())).encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def _render_svg(spec: GenerationSpec) -> bytes:
+    from .placeholder_svg import render_placeholder_svg
+
+    return render_placeholder_svg(spec)
 
 
 def _render(spec: GenerationSpec) -> bytes:

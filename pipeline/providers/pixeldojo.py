@@ -6,8 +6,8 @@ seed) answers 202 with a jobId and statusUrl [PD-seed]; we poll `GET {base}/jobs
 is built from the configured base and the jobId, never taken from the answer: a
 statusUrl on another origin would otherwise receive the API key. A completed job's
 image is `output.images[0]` (documented), `output.image` or `assets[0].url` (both seen
-in clients) [PD-seed], [PD-docs]. Only `recraft-v4` is served, at eight aspect ratios,
-and there are no colour controls.
+in clients) [PD-seed], [PD-docs]. Only `recraft-v4` and the vector `recraft-v4-pro-svg`
+(same inputs, an SVG answer) are served, at eight aspect ratios, with no colour controls.
 
 Rate limit: PixelDojo documents none in a form we could read (providers.md 3), so polls
 are paced across the whole build: at most 2 poll requests a second (120 a minute; one
@@ -48,10 +48,11 @@ class PixelDojoProvider(ProviderBase):
     def build_request(
         self, spec: GenerationSpec, model_id: str, alias: str | None
     ) -> dict[str, Any]:
-        from ..models import MODELS, reduce_ratio
+        from ..models import MODELS, find_model, reduce_ratio
 
         ratio = "{}:{}".format(*reduce_ratio(spec.width, spec.height))
-        for name, dims in MODELS["recraft-v4"].sizes.items():
+        info = find_model(self.name, model_id) or MODELS["recraft-v4"]
+        for name, dims in info.sizes.items():  # 2688x1536 is "16:9", not "7:4"
             if dims == (spec.width, spec.height):
                 ratio = name
         body: dict[str, Any] = {"prompt": spec.prompt, "aspect_ratio": ratio}

@@ -3,7 +3,10 @@
 The body is flat (prompt, model, size "WxH", n, response_format, image_format, controls,
 style, substyle, random_seed). We ask for `b64_json` so the image arrives with the answer
 (Recraft's URLs expire after about a day anyway), and for `image_format: png`, since no
-default between png and webp is documented (providers.md 4.1). `credits` are API units:
+default between png and webp is documented (providers.md 4.1); a vector model
+(`recraftv4_vector`, ...) takes the same body without `image_format` (png|webp means
+nothing for an SVG, and Recraft says unsupported parameters are rejected or ignored), and
+answers an SVG document, base64 in `b64_json` or at `url`. `credits` are API units:
 $1 = 1000. Errors may be plain text (401 `request unauthorized`) or JSON. Nothing that may
 have reached the model is sent again (no idempotency key is documented).
 """
@@ -14,6 +17,7 @@ from typing import Any, ClassVar
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
+from ..models import is_vector
 from .base import (
     Generated,
     ProviderBase,
@@ -46,8 +50,9 @@ class RecraftProvider(ProviderBase):
             "size": f"{spec.width}x{spec.height}",
             "n": 1,
             "response_format": "b64_json",
-            "image_format": "png",  # a lossless master; the default is undocumented
         }
+        if not is_vector(self.name, model_id):  # png|webp: nothing documented for an SVG
+            body["image_format"] = "png"  # a lossless master; the default is undocumented
         body.update(recraft_style_and_controls(spec))
         if spec.seed is not None:
             body["random_seed"] = spec.seed

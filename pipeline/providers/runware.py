@@ -10,7 +10,9 @@ a `data` item with `"status": "error"` and an `error` object; either fails the j
 once. Tasks are submitted and polled several to a request (runware_batch.py). Colours
 go in `providerSettings.recraft` for V4 / V4 Pro and in `settings` for V4.1 / V4.1 Pro.
 The master is requested as PNG; `cost` is reported with `includeCost`; the image URL is
-fetched by the executor.
+fetched by the executor. A vector model (`recraft:v4@vector`, `recraft:v4-pro@vector`) is
+a `vectorize` task instead, with `outputFormat: "SVG"` (its only value), the same prompt,
+size and colour fields, and an SVG document at the image URL (or inline).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, ClassVar
 
 from ..errors import ProviderError
 from ..jobs import GenerationSpec
+from ..models import is_vector
 from .base import (
     Generated,
     JobGone,
@@ -51,8 +54,11 @@ class RunwareProvider(ProviderBase):
         self, spec: GenerationSpec, model_id: str, alias: str | None
     ) -> dict[str, Any]:
         """The imageInference task, without its random taskUUID (added at submission)."""
+        vector = is_vector(self.name, model_id)
         task: dict[str, Any] = {
-            "taskType": "imageInference",
+            # Vector models are `vectorize` tasks whose only output format is SVG
+            # (runware.ai/docs/models/recraft-v4-vector and -pro-vector; the SDK's task map).
+            "taskType": "vectorize" if vector else "imageInference",
             "model": model_id,
             "positivePrompt": spec.prompt,
             "width": spec.width,
@@ -68,7 +74,8 @@ class RunwareProvider(ProviderBase):
                 task["settings"] = colors
             else:
                 task["providerSettings"] = {"recraft": colors}
-        task.update(outputFormat="PNG", includeCost=True, deliveryMethod="async")
+        output = "SVG" if vector else "PNG"
+        task.update(outputFormat=output, includeCost=True, deliveryMethod="async")
         return task
 
     async def generate(self, request: dict[str, Any], model_id: str, ctx: RunContext) -> Generated:

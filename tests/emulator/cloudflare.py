@@ -17,6 +17,15 @@ MODELS: dict[str, Tier] = {
     "recraft/recraftv4-1": "1K",
     "recraft/recraftv4-1-pro": "2K",
 }
+# Vector models (developers.cloudflare.com/ai/models/recraft/<id>/): the same input
+# schema; `result.image` is a URL to an SVG (contentMediaType image/svg+xml).
+VECTOR_MODELS: dict[str, Tier] = {
+    "recraft/recraftv4-vector": "1K",
+    "recraft/recraftv4-pro-vector": "2K",
+    "recraft/recraftv4-1-vector": "1K",
+    "recraft/recraftv4-1-pro-vector": "2K",
+}
+MODELS.update(VECTOR_MODELS)
 
 _RGB = {
     "minItems": 3,
@@ -155,7 +164,8 @@ class Cloudflare:
             }
             return json_response(502, {"state": "Failed", "error": error, "model": model})
         size = catalog.parse_size(inputs.get("size"), tier) or catalog.default_size(tier)
-        record = ctx.register_image(inputs["prompt"], size[0], size[1], "PNG")
+        fmt = "SVG" if model in VECTOR_MODELS else "PNG"
+        record = ctx.register_image(inputs["prompt"], size[0], size[1], fmt)
         return json_response(
             200,
             {

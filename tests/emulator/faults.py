@@ -61,6 +61,8 @@ FAULT_PARAMS: dict[str, dict[str, tuple[type, ...]]] = {
     "bomb": {"side": (int,)},
     "wrong_size": {"width": (int,), "height": (int,)},
     "undecodable": {},
+    "hostile_svg": {},
+    "not_svg": {"body": (str,)},
     "garble": {"field": (str,), "value": (str, int, float, bool, list, dict, type(None))},
 }
 FAULTS = tuple(FAULT_PARAMS)
@@ -83,7 +85,7 @@ _AFTER_STAGE = {
     "huge",
     "garble",
 }
-IMAGE_FAULTS = ("bomb", "wrong_size", "undecodable")
+IMAGE_FAULTS = ("bomb", "wrong_size", "undecodable", "hostile_svg", "not_svg")
 
 
 @dataclass

@@ -3,7 +3,11 @@
 A file made under an image fault is bad for good (every download, and inline): a `bomb`
 (a PNG whose header claims `side`x`side` pixels, about 100 bytes on the wire), a
 `wrong_size` image (another aspect ratio: the sides swapped, a square halved), or an
-`undecodable` PNG (valid signature, header and IEND, garbage image data with valid CRCs).
+`undecodable` PNG (valid signature, header and IEND, garbage image data with valid CRCs),
+and for vector models a `hostile_svg` (a script, event handlers, a foreignObject and
+external references to the foreign origin's /beacon) or `not_svg` (a PNG, or garbage).
+Vector models' files are SVG documents: the left half of the viewBox the prompt's colour,
+the right half its complement.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ FORMATS: dict[str, tuple[str, str, str]] = {
     "JPG": ("JPEG", "jpg", "image/jpeg"),
     "PNG": ("PNG", "png", "image/png"),
     "WEBP": ("WEBP", "webp", "image/webp"),
+    "SVG": ("SVG", "svg", "image/svg+xml"),  # vector models: an SVG document, not Pillow's
 }
 _SAVE_OPTIONS: dict[str, dict[str, object]] = {
     "JPEG": {"quality": 90},
@@ -69,6 +74,8 @@ class ImageStore:
         self._lock = threading.Lock()
         self._files: dict[str, FileRecord] = {}
         self._cache: OrderedDict[tuple[int, int, tuple[int, int, int], str], bytes] = OrderedDict()
+        # Where a hostile SVG's external references point (the foreign origin's /beacon/...)
+        self.beacon = "http://127.0.0.1:9/beacon"
 
     def register(
         self,
@@ -96,6 +103,10 @@ class ImageStore:
     def data(self, record: FileRecord) -> bytes:
         if record.variant is not None:
             kind, width, height = record.variant
+            if kind == "hostile_svg":
+                return hostile_svg(width, height, colour_for(record.prompt), self.beacon)
+            if kind.startswith("not_svg"):
+                return not_svg(kind.partition(":")[2], width, height, colour_for(record.prompt))
             if kind != "wrong_size":
                 return bad_png(kind, width, height)
             record = FileRecord(record.file_id, "", record.prompt, width, height, record.fmt)
@@ -114,6 +125,8 @@ class ImageStore:
 
 
 def encode(width: int, height: int, colour: tuple[int, int, int], fmt: str) -> bytes:
+    if fmt == "SVG":
+        return clean_svg(width, height, colour)
     pil_format = FORMATS[fmt][0]
     buffer = io.BytesIO()
     with Image.new("RGB", (width, height), colour) as image:
@@ -126,6 +139,8 @@ def bad_variant(kind: str, params: dict[str, Any], width: int, height: int) -> t
     if kind == "bomb":
         side = int(params.get("side", 40000))
         return kind, side, side
+    if kind == "not_svg":
+        return f"not_svg:{params.get('body', 'png')}", width, height
     if kind == "wrong_size":
         other = (height, width) if width != height else (width, height // 2)
         return kind, int(params.get("width", other[0])), int(params.get("height", other[1]))
@@ -151,3 +166,55 @@ def bad_png(kind: str, width: int, height: int) -> bytes:
 def _chunk(tag: bytes, payload: bytes) -> bytes:
     crc = struct.pack(">I", zlib.crc32(tag + payload))
     return struct.pack(">I", len(payload)) + tag + payload + crc
+
+
+def _hex(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def _halves(width: int, height: int, colour: tuple[int, int, int]) -> str:
+    """The drawing: the left half `colour`, the right half its complement (a vertical edge
+    at x = width/2, on a whole pixel at any even output width)."""
+    other = (255 - colour[0], 255 - colour[1], 255 - colour[2])
+    half = f"{width / 2:g}"
+    return (
+        f'<rect width="{width}" height="{height}" fill="{_hex(colour)}"/>'
+        f'<rect x="{half}" width="{half}" height="{height}" fill="{_hex(other)}"/>'
+    )
+
+
+def clean_svg(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    """What a vector model answers: an SVG document with a viewBox of the native size."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">{_halves(width, height, colour)}</svg>\n'
+    ).encode()
+
+
+def hostile_svg(width: int, height: int, colour: tuple[int, int, int], beacon: str) -> bytes:
+    """The same drawing, with everything a sanitiser must remove: a script, event
+    handlers, a foreignObject, and external references (href, xlink:href, CSS url() and
+    @import) to `beacon`, a loopback URL whose hits a test counts."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f"onload=\"fetch('{beacon}/onload')\">"
+        f"<script>fetch('{beacon}/script')</script>"
+        f"<style>@import url({beacon}/import.css); .x {{ fill: url({beacon}/paint) }}</style>"
+        f"{_halves(width, height, colour)}"
+        f'<rect class="x" width="1" height="1" onclick="fetch(\'{beacon}/click\')"/>'
+        '<foreignObject width="10" height="10"><iframe xmlns="http://www.w3.org/1999/xhtml" '
+        f'src="{beacon}/iframe"/></foreignObject>'
+        f'<image href="{beacon}/image.png" width="10" height="10"/>'
+        f'<use xlink:href="{beacon}/sprite.svg#icon"/>'
+        "</svg>\n"
+    ).encode()
+
+
+def not_svg(body: str, width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    """What a vector model must not answer: a PNG (`png`, the default) or `garbage`."""
+    if body == "garbage":
+        return hashlib.sha256(b"not an svg").digest() * 64
+    return encode(width, height, colour, "PNG")

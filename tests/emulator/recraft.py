@@ -16,6 +16,12 @@ MODELS: dict[str, tuple[Tier, int]] = {
     "recraftv4_pro": ("2K", 250),
     "recraftv4_1": ("1K", 35),
     "recraftv4_1_pro": ("2K", 210),
+    # Vector models (recraft.ai/docs/api-reference/models/recraft-v4(.md), -v4-1): SVG;
+    # V4.1 Pro Vector's price is not legible on Recraft's page: $0.30 as fal.ai lists.
+    "recraftv4_vector": ("1K", 80),
+    "recraftv4_pro_vector": ("2K", 300),
+    "recraftv4_1_vector": ("1K", 80),
+    "recraftv4_1_pro_vector": ("2K", 300),
 }
 DEFAULT_MODEL = "recraftv4_1"
 FIELDS = frozenset(
@@ -100,6 +106,10 @@ class Recraft:
             return rc_error(400, "invalid_model", f"unknown model {model_id!r}")
         tier, units = MODELS[model_id]
         problem = input_problem(body, tier)
+        if problem is None and model_id.endswith("_vector") and "image_format" in body:
+            # png|webp means nothing for an SVG; Recraft says unsupported parameters are
+            # "rejected or ignored" ([RC-agents]): rejected, to catch a client that sends it.
+            problem = ("invalid_request", "image_format is not supported by vector models")
         if problem:
             return rc_error(400, *problem)
         fault = ctx.take_provider_fault()
@@ -120,7 +130,8 @@ class Recraft:
             if "size" in body
             else catalog.default_size(tier)
         ) or (0, 0)
-        fmt = IMAGE_FORMATS[body.get("image_format", DEFAULT_IMAGE_FORMAT)]
+        vector = model_id.endswith("_vector")
+        fmt = "SVG" if vector else IMAGE_FORMATS[body.get("image_format", DEFAULT_IMAGE_FORMAT)]
         data = []
         for _ in range(count):
             record = ctx.register_image(body["prompt"], width, height, fmt)

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import catalog
 from .runware_validate import RunwareModel, TaskError, validate
 from .wire import NO_JSON, Context, Phase, Request, Response, json_response
 
@@ -38,6 +39,7 @@ class Job:
     items: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     error_in_data: bool = False  # reported as a `data` item with status "error"
+    task_type: str = "imageInference"  # or "vectorize"
 
 
 def _tasks(body: Any) -> list[Any]:
@@ -78,7 +80,7 @@ class Runware:
 
     def phase(self, request: Request) -> Phase:
         types = {t.get("taskType") for t in _tasks(request.json) if isinstance(t, dict)}
-        if "getResponse" in types and "imageInference" not in types:
+        if "getResponse" in types and not types & {"imageInference", "vectorize"}:
             return "poll"
         return "submit"
 
@@ -116,7 +118,7 @@ class Runware:
         for task in tasks:
             try:
                 task_type = task.get("taskType") if isinstance(task, dict) else None
-                if task_type == "imageInference":
+                if task_type in ("imageInference", "vectorize"):
                     data.extend(self._inference(task, ctx, seen))
                 elif task_type == "getResponse":
                     polled = True
@@ -143,7 +145,7 @@ class Runware:
     ) -> list[dict[str, Any]]:
         model = validate(task)
         task_uuid: str = task["taskUUID"]
-        job = Job(task_uuid)
+        job = Job(task_uuid, task_type=model.task_type)
         with self._lock:
             if task_uuid in self._jobs or task_uuid in self._ghosts or task_uuid in seen:
                 # [RW-sdkpy-base]: the code; HTTP 400 per a third-party adapter (unsure).
@@ -193,11 +195,15 @@ class Runware:
     def _result(
         self, task: dict[str, Any], model: RunwareModel, index: int, ctx: Context
     ) -> dict[str, Any]:
-        fmt = task.get("outputFormat", "JPG")
-        record = ctx.register_image(task["positivePrompt"], task["width"], task["height"], fmt)
+        vector = model.task_type == "vectorize"
+        fmt = task.get("outputFormat", "SVG" if vector else "JPG")
+        width, height = task.get("width"), task.get("height")
+        if width is None or height is None:  # optional for vectorize: the 1:1 size
+            width, height = catalog.default_size(model.tier)
+        record = ctx.register_image(task["positivePrompt"], width, height, fmt)
         seed_source = f"{task['taskUUID']}:{index}".encode()
         item: dict[str, Any] = {
-            "taskType": "imageInference",
+            "taskType": model.task_type,
             "taskUUID": task["taskUUID"],
             "imageUUID": record.file_id,
         }
@@ -210,8 +216,9 @@ class Runware:
                 item["imageBase64Data"] = encoded
             else:
                 item["imageDataURI"] = f"data:{record.content_type};base64,{encoded}"
-        item["seed"] = int.from_bytes(hashlib.sha256(seed_source).digest()[:4]) % 2**31
-        item["NSFWContent"] = False
+        if not vector:  # a vectorize result has no seed nor NSFWContent (the SDK's task map)
+            item["seed"] = int.from_bytes(hashlib.sha256(seed_source).digest()[:4]) % 2**31
+            item["NSFWContent"] = False
         if task.get("includeCost") is True:
             item["cost"] = model.cost
         return item
@@ -242,11 +249,11 @@ class Runware:
                 }
             ]
         if time.monotonic() < job.done_at:
-            processing = {"taskType": "imageInference", "taskUUID": job.task_uuid}
+            processing = {"taskType": job.task_type, "taskUUID": job.task_uuid}
             return [{**processing, "status": "processing"}], []
         if job.error is not None and job.error_in_data:
             failed = {
-                "taskType": "imageInference",
+                "taskType": job.task_type,
                 "taskUUID": job.task_uuid,
                 "imageUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, job.task_uuid)),
                 "status": "error",
@@ -258,7 +265,7 @@ class Runware:
                 {
                     **job.error,
                     "status": "error",
-                    "taskType": "imageInference",
+                    "taskType": job.task_type,
                     "taskUUID": job.task_uuid,
                 }
             ]

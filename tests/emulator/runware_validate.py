@@ -1,4 +1,5 @@
-"""Validation of Runware `imageInference` tasks for the four Recraft models (providers.md §1.2)."""
+"""Validation of Runware `imageInference` tasks for the four Recraft models (providers.md §1.2),
+and of `vectorize` tasks for the two vector models Runware serves."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class RunwareModel:
     tier: Tier
     colour_key: str  # "providerSettings" (V4 family) or "settings" (V4.1 family)
     cost: float
+    task_type: str = "imageInference"  # vector models: "vectorize"
 
 
 MODELS: dict[str, RunwareModel] = {
@@ -23,6 +25,11 @@ MODELS: dict[str, RunwareModel] = {
     "recraft:v4-pro@0": RunwareModel("2K", "providerSettings", 0.25),
     "recraft:v4.1@0": RunwareModel("1K", "settings", 0.04),  # price not documented: guessed
     "recraft:v4.1-pro@0": RunwareModel("2K", "settings", 0.25),
+    # runware.ai/docs/models/recraft-v4-vector and -pro-vector; the SDK's task map
+    # (Runware/runware-python runware/types/task_map.py): a `vectorize` task, positivePrompt,
+    # width/height (optional), providerSettings, outputFormat SVG only, no numberResults.
+    "recraft:v4@vector": RunwareModel("1K", "providerSettings", 0.08, "vectorize"),
+    "recraft:v4-pro@vector": RunwareModel("2K", "providerSettings", 0.30, "vectorize"),
 }
 
 BASE_FIELDS = frozenset(
@@ -45,8 +52,27 @@ BASE_FIELDS = frozenset(
         "safety",
     }
 )
+# What a vectorize task takes besides its colours (RecraftV4VectorParams in the SDK).
+VECTORIZE_FIELDS = frozenset(
+    {
+        "taskType",
+        "taskUUID",
+        "model",
+        "positivePrompt",
+        "width",
+        "height",
+        "outputType",
+        "outputFormat",
+        "includeCost",
+        "deliveryMethod",
+        "webhookURL",
+        "uploadEndpoint",
+        "ttl",
+    }
+)
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
 OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
+VECTOR_FORMATS = ("SVG",)
 
 
 class TaskError(Exception):
@@ -81,8 +107,15 @@ def validate(task: dict[str, Any]) -> RunwareModel:
     model = MODELS.get(model_id) if isinstance(model_id, str) else None
     if model is None:
         raise TaskError("unknownModel", f"Unknown model {model_id!r}.", "model")
+    if task.get("taskType") != model.task_type:
+        raise TaskError(
+            "invalidTaskType",
+            f"{model_id} is run with taskType {model.task_type!r}, not {task.get('taskType')!r}.",
+            "taskType",
+        )
+    fields = VECTORIZE_FIELDS if model.task_type == "vectorize" else BASE_FIELDS
     for key in task:
-        if key not in BASE_FIELDS and key != model.colour_key:
+        if key not in fields and key != model.colour_key:
             raise TaskError(
                 "unknownParameter", f"Parameter {key!r} is not supported by {model_id}.", key
             )
@@ -91,8 +124,14 @@ def validate(task: dict[str, Any]) -> RunwareModel:
         raise TaskError(
             "invalidPositivePrompt", problem.replace("prompt", "positivePrompt"), "positivePrompt"
         )
-    _validate_dimensions(task, model)
+    if model.task_type != "vectorize" or "width" in task or "height" in task:
+        _validate_dimensions(task, model)
     _validate_options(task)
+    formats = VECTOR_FORMATS if model.task_type == "vectorize" else OUTPUT_FORMATS
+    if task.get("outputFormat", formats[0]) not in formats:
+        raise TaskError(
+            "invalidOutputFormat", f"'outputFormat' must be one of {formats}.", "outputFormat"
+        )
     _validate_colours(task, model)
     return model
 
@@ -129,7 +168,6 @@ def _safety_ok(value: Any) -> bool:
 OPTION_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "numberResults": (_int_between(1, 20), "an integer 1-20"),
     "outputType": (lambda v: v in OUTPUT_TYPES, f"one of {OUTPUT_TYPES}"),
-    "outputFormat": (lambda v: v in OUTPUT_FORMATS, f"one of {OUTPUT_FORMATS}"),
     "outputQuality": (_int_between(20, 99), "an integer 20-99"),
     "includeCost": (lambda v: isinstance(v, bool), "a boolean"),
     "deliveryMethod": (lambda v: v in ("sync", "async"), "'sync' or 'async'"),

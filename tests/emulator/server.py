@@ -112,6 +112,8 @@ class RequestContext:
 
     def register_image(self, prompt: str, width: int, height: int, fmt: str) -> FileRecord:
         fault = self.take_fault("image")  # a bad image, for every fetch of this file
+        if fault is not None and fault.kind == "hostile_svg":  # its references: here
+            self.emulator.images.beacon = f"{self.emulator.foreign.url}/beacon"
         variant = (
             bad_variant(fault.kind, fault.params, width, height) if fault is not None else None
         )
