@@ -191,7 +191,8 @@ def _icon_views(o: dict[str, Any], path: str, alt: str) -> str | None:
     )
     return (
         f"<div class=views><img src='{path}' width={real[0]} height={real[1]} alt='{alt}' "
-        f"title='real size'>{zoom if big[0] >= 2 * real[0] else ''}</div>"
+        f"style='width:{real[0]}px;height:{real[1]}px;{style}' title='real size'>"  # (an SVG
+        f"{zoom if big[0] >= 2 * real[0] else ''}</div>"  # has its own size: not this one)
     )
 
 

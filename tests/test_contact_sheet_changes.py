@@ -111,3 +111,10 @@ def test_each_image_names_its_model_and_the_cost_of_its_generation() -> None:
 def test_no_mid_word_breaks_only_long_paths_may_wrap() -> None:
     html = render_contact_sheet(index(output("alpha/a-16x16.png")), MANIFEST)
     assert "break-all" not in html and "figcaption a{overflow-wrap:anywhere}" in html
+
+
+def test_an_svg_is_drawn_at_favicon_size_whatever_size_the_drawing_declares() -> None:
+    svg = dict(output("alpha/logo-1024x1024.png"), path="alpha/logo.svg", format="svg")
+    html = render_contact_sheet(index(svg), MANIFEST)
+    (img,) = re.findall(r"<img src='alpha/logo.svg'[^>]*>", html)
+    assert "style='width:32px;height:32px;" in img, "CSS size, not the SVG's own 1024"
