@@ -183,6 +183,37 @@ def provider_kit(
     return Kit(manifest, jobs=jobs, outputs=jobs)
 
 
+# The derive kit: every job's master (stored in the cache by the harness, not generated)
+# is cut into five square sizes, none of them the master's own, in png or webp.
+DERIVE_SIZES = ["128x128", "96x96", "64x64", "48x48", "32x32"]
+DERIVE_FORMATS = (["png"], ["webp"])
+
+
+def derive_kit(masters: int) -> Kit:
+    """`masters` jobs (local provider) of five outputs each, all cut from the master."""
+    if masters <= 0 or masters % 2:
+        raise ValueError("masters must be a positive even number")
+    parts = _split(masters, max(2, min(TEMPLATES, masters // 100)))
+    assets = [
+        _asset(
+            f"d{i:02d}",
+            i,
+            n,
+            _PALETTES[i % len(_PALETTES)],
+            DERIVE_SIZES,
+            DERIVE_FORMATS[i % 2],
+        )
+        for i, n in enumerate(parts)
+    ]
+    manifest = (
+        _header(f"bench-derive-{masters}", "local", "recraft-v4", "  local: {concurrency: 2}\n")
+        + _templates()
+        + "assets:\n"
+        + "".join(assets)
+    )
+    return Kit(manifest, jobs=masters, outputs=masters * len(DERIVE_SIZES))
+
+
 def edit_accent(manifest: str) -> str:
     """The manifest with the accent colour changed (and nothing else)."""
     old = f'{ACCENT_COLOUR}: "{ACCENT_HEX}"'

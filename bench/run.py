@@ -45,7 +45,7 @@ PROVIDER_ENV = (
     "RECRAFT_API_TOKEN",
 )
 PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-FIGURES = ("startup", "noop", "change", "throughput", "memory")
+FIGURES = ("startup", "noop", "change", "throughput", "memory", "derive", "vector")
 NOOP_SIZES = (1_000, 10_000)
 NOOP_TARGET_MS = {1_000: 80.0, 10_000: 150.0}
 MAKE_RATIO_TARGET = 3.0  # at 10,000 outputs
@@ -752,6 +752,241 @@ def figure_memory(bench: Bench) -> list[Row]:
     ]
 
 
+# -- figure 6: cutting on every core ----------------------------------------------------------
+
+DERIVE_MASTERS = 2_000  # x 5 outputs = 10,000
+DERIVE_MASTER_PX = 256
+PARALLEL_TARGET = 0.8  # of cores x the bare loop's rate
+
+# Puts one distinct master per job of a derive kit in the project's cache, as if generated
+# (a local-provider render would cost more than the figure), untimed, and prints what the
+# peer needs: per job, the blob's path and the outputs to cut (raster); or per output, the
+# SVG document brandkit gives resvg for it (svg_render.crop_viewbox: sanitised, framed,
+# sized), which the bare loop renders (vector).
+DERIVE_SETUP = """
+import io, json, sys
+from pathlib import Path
+from PIL import Image, ImageDraw
+from pipeline import workflow
+from pipeline.cache import Cache, RecordMeta
+from pipeline.project import Project
+project, kind, px = Project.at(Path(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+loaded = workflow.load(project, {})
+base = Image.radial_gradient("L").resize((px, px)).convert("RGB")
+
+def raster(i):
+    image = base.copy()
+    draw = ImageDraw.Draw(image)
+    x, y = i % px, (i // px) * 7 % px
+    draw.rectangle((x, y, x + 40, y + 40), fill=(i * 37 % 256, i * 91 % 256, 120))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+def vector(i):
+    shapes = []
+    for k in range(60):
+        x, y, r = (i * 13 + k * 29) % 100, (i * 7 + k * 17) % 100, 4 + (i + 3 * k) % 18
+        colour = f"#{(i * 2654435761 + k * 40503) % 0xFFFFFF:06x}"
+        if k % 2:
+            shapes.append(f'<circle cx="{x}" cy="{y}" r="{r}" fill="{colour}" opacity="0.8"/>')
+        else:
+            shapes.append(f'<path d="M{x} {y} Q{x + r} {y - r} {x + 2 * r} {y} '
+                          f'T{x + 3 * r} {y + r} L{x} {y + 2 * r} Z" fill="{colour}"/>')
+    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100" width="1024" '
+            'height="1024"><rect width="100" height="100" fill="#F4F1EA"/>'
+            + "".join(shapes) + "</svg>").encode()
+
+work = []
+with Cache(project.cache_dir) as cache:
+    for i, jp in enumerate(workflow.plan(loaded, cache).jobs):
+        data = raster(i) if kind == "raster" else vector(i)
+        size = (px, px) if kind == "raster" else (1024, 1024)
+        meta = RecordMeta(width=size[0], height=size[1], format="png" if kind == "raster"
+                          else "svg", provider="local", model=jp.job.model,
+                          spec=jp.job.spec.canonical())
+        record = cache.put(jp.job.key, data, meta)
+        targets = [[t.width, t.height, t.format] for t in jp.job.outputs]
+        if kind == "raster":
+            work.append([str(cache.blob_path(record.sha256)), targets])
+        else:
+            from pipeline.svg_render import crop_viewbox
+            work += [crop_viewbox(data, w, h).decode() for w, h, _ in targets]
+print(json.dumps(work))
+"""
+
+# brandkit's cut stage alone: the plan is made first (untimed), then the executor runs it;
+# every job's master is cached, so all it does is cut and store every output.
+DERIVE_STAGE = """
+import asyncio, json, resource, sys, time
+from pathlib import Path
+from pipeline import workflow
+from pipeline.cache import Cache
+from pipeline.execute import Executor
+from pipeline.project import Project
+project = Project.at(Path(sys.argv[1]))
+loaded = workflow.load(project, {})
+with Cache(project.cache_dir) as cache:
+    plan = workflow.plan(loaded, cache)
+    executor = Executor(plan, cache, loaded.manifest, project.latest, env={})
+    start = time.perf_counter()
+    outcome = asyncio.run(executor.run())
+    wall = time.perf_counter() - start
+me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(json.dumps({"wall": wall, "derived": outcome.derived, "failures": len(outcome.failures),
+                  "pooled": executor.realiser.cutter.pooled,
+                  "cpu": me.ru_utime + me.ru_stime, "workers_cpu": kids.ru_utime + kids.ru_stime}))
+"""
+
+# The peer: the same crops, Lanczos resizes and encodes (derive.py's settings) with Pillow
+# alone, one process, each master decoded once; the outputs are not written anywhere.
+BARE_PILLOW = """
+import io, json, sys, time
+from PIL import Image
+work = json.load(sys.stdin)
+def fill(src, dst):
+    (sw, sh), (dw, dh) = src, dst
+    if sw * dh > dw * sh:
+        cw = sh * dw / dh
+        return ((sw - cw) / 2, 0, (sw + cw) / 2, sh)
+    ch = sw * dh / dw
+    return (0, (sh - ch) / 2, sw, (sh + ch) / 2)
+start = time.perf_counter()
+for path, targets in work:
+    with open(path, "rb") as f, Image.open(io.BytesIO(f.read())) as opened:
+        image = opened.convert("RGB")
+    for w, h, fmt in targets:
+        out = image.resize((w, h), Image.Resampling.LANCZOS, box=fill(image.size, (w, h)))
+        buffer = io.BytesIO()
+        if fmt == "png":
+            out.save(buffer, "PNG", compress_level=6)
+        else:
+            out.save(buffer, "WEBP", quality=90, method=4)
+print(json.dumps({"wall": time.perf_counter() - start}))
+"""
+
+
+def child_json(script: str, args: list[str], bench: Bench, stdin: str = "") -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        input=stdin,
+        cwd=REPO,
+        env=bench.env(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise HarnessError(f"a figure's child exited {proc.returncode}: {proc.stderr[-600:]}")
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def cut_rounds(
+    bench: Bench, kit: kits.Kit, kind: str, px: int, peer: str
+) -> tuple[float, float, str]:
+    """Cache the kit's masters, then time in each round brandkit's cut stage (a fresh copy
+    of the project) and the peer script: medians of outputs/s, and a note on CPU."""
+    template = kit.write(bench.tempdir(f"{kind}-"))
+    say(f"caching {kit.jobs:,} {kind} masters for the {kit.outputs:,}-output figure")
+    setup = [sys.executable, "-c", DERIVE_SETUP, str(template), kind, str(px)]
+    work = json.dumps(json.loads(run(setup, REPO, bench.env()).stdout))
+    stage, bare, cpu, pooled = [], [], [], True
+    for i in range(bench.runs):
+        say(f"{kind} run {i + 1}/{bench.runs}: {kit.outputs:,} outputs, brandkit and peer")
+        project = bench.tempdir(f"{kind}-run-") / "p"
+        shutil.copytree(template, project)
+        got = child_json(DERIVE_STAGE, [str(project)], bench)
+        remove_tree(project)
+        if got["derived"] != kit.outputs or got["failures"]:
+            raise HarnessError(f"the cut stage derived {got['derived']} of {kit.outputs}")
+        pooled = pooled and got["pooled"]
+        stage.append(kit.outputs / got["wall"])
+        cpu.append((got["cpu"] / kit.outputs, got["workers_cpu"] / kit.outputs))
+        bare.append(kit.outputs / child_json(peer, [], bench, work)["wall"])
+    remove_tree(template)
+    note = (
+        f"CPU per output: brandkit's process {statistics.median(c for c, _ in cpu) * 1000:.2f}"
+        f" ms (plan included), its workers {statistics.median(w for _, w in cpu) * 1000:.2f} ms"
+        f"{'' if pooled else '; NO process pool started'}"
+    )
+    return statistics.median(stage), statistics.median(bare), note
+
+
+def figure_derive(bench: Bench) -> list[Row]:
+    masters = DERIVE_MASTERS // 5 if bench.quick else DERIVE_MASTERS
+    kit = kits.derive_kit(masters)
+    rate, peer, cpu = cut_rounds(bench, kit, "raster", DERIVE_MASTER_PX, BARE_PILLOW)
+    return [
+        parallel_row(
+            f"raster derive: {kit.outputs:,} outputs from {masters:,} masters",
+            bench.runs,
+            rate,
+            peer,
+            "bare Pillow loop",
+            f"{DERIVE_MASTER_PX} px PNG masters, 5 square png|webp outputs each; the cut stage "
+            f"includes storing every output in the cache; {cpu}",
+        )
+    ]
+
+
+def parallel_row(label: str, runs: int, rate: float, peer: float, who: str, note: str) -> Row:
+    cores = os.cpu_count() or 1
+    ratio = rate / peer
+    return Row(
+        label,
+        runs,
+        f"{rate:.0f} outputs/s",
+        f"{peer:.0f} outputs/s ({who}, 1 process)",
+        f"{ratio:.2f}x ({ratio / cores:.2f} x {cores} cores)",
+        f">= {PARALLEL_TARGET * cores:.1f}x ({PARALLEL_TARGET} x cores)",
+        verdict(ratio >= PARALLEL_TARGET * cores),
+        note,
+    )
+
+
+# The peer of the vector figure: resvg (the binding svg_render.py uses, with its options:
+# no fonts, relative paths resolved nowhere) rendering each output's framed document to
+# a PNG at its exact size, one process, in a loop.
+BARE_RESVG = """
+import json, sys, time
+import resvg
+docs = json.load(sys.stdin)
+options = resvg.usvg.Options.default()
+options.resources_dir = "/nonexistent/brandkit-renders-read-nothing"
+start = time.perf_counter()
+for doc in docs:
+    resvg.render(resvg.usvg.Tree.from_str(doc, options), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+print(json.dumps({"wall": time.perf_counter() - start}))
+"""
+VECTOR_MASTERS = 200  # x 5 outputs = 1,000
+
+
+def figure_vector(bench: Bench) -> list[Row]:
+    if not (REPO / "pipeline" / "svg_render.py").exists():
+        return [
+            Row(
+                "vector render: 1,000 outputs",
+                "-",
+                "-",
+                result="SKIP",
+                note="pipeline/svg_render.py (the renderer) is not in this checkout",
+            )
+        ]
+    kit = kits.derive_kit(VECTOR_MASTERS)
+    rate, peer, cpu = cut_rounds(bench, kit, "vector", DERIVE_MASTER_PX, BARE_RESVG)
+    return [
+        parallel_row(
+            f"vector render: {kit.outputs:,} outputs from {VECTOR_MASTERS} SVG masters",
+            bench.runs,
+            rate,
+            peer,
+            "bare resvg loop",
+            "60-shape SVG masters, 5 square png|webp outputs each; brandkit also sanitises, "
+            "frames, encodes and stores each output, resvg in its svg_worker process; "
+            f"the peer renders the same framed documents; {cpu}",
+        )
+    ]
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -809,8 +1044,10 @@ FIGURE_FUNCS: dict[str, Callable[[Bench], list[Row]]] = {
     "change": figure_change,
     "throughput": figure_throughput,
     "memory": figure_memory,
+    "derive": figure_derive,
+    "vector": figure_vector,
 }
-TABLE_ORDER = ("noop", "change", "throughput", "memory", "startup")
+TABLE_ORDER = ("noop", "change", "throughput", "memory", "derive", "vector", "startup")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -124,8 +124,11 @@ class Executor:
                     self._spawn(self.run_job(jp), jp.job.provider)
                 for entry in orphans:
                     self._spawn(self.collect_orphan(entry), entry.provider)
-                with self._signals():
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                try:
+                    with self._signals():
+                        await asyncio.gather(*self._tasks, return_exceptions=True)
+                finally:
+                    await self.realiser.close()  # no cutting process outlives the build
             self.outcome.pending = len(self.journal.entries())
         for refusal in self._refused.values():
             if refusal.failure is not None and (refusal.refused or refusal.not_sent):

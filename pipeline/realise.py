@@ -2,25 +2,26 @@
 
 An output is reused (already cached, or in dist/latest as the lock says), adopted from
 the published tree, aliased (an output that is the master itself shares its blob) or
-cut from the master's bytes by derive.py. Cutting holds a CPU slot for as long as the
-master's bytes are in memory, so at most a few masters are held at once however many
-jobs finish together; it runs in worker threads (Pillow releases the GIL).
+cut from the master's bytes by derive.py, on every core (cutpool.py: one task per
+master, in a process pool once a build has enough to cut). A job holds a CPU slot while
+its master is being cut, so at most two masters per core are queued or read at once
+however many jobs finish together. The cache is written here, in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .cache import Cache, Record, RecordMeta
+from .cutpool import CutError, Cutter, cpu_workers
 from .errors import BrandkitError
 from .jobs import OutputTarget
 from .lockfile import LockEntry
 from .plan import JobPlan, OutputPlan
-from .results import Outcome, describe
+from .results import Outcome
 
 
 @dataclass
@@ -29,9 +30,15 @@ class Realiser:
     lock: dict[str, LockEntry]  # the plan's: what dist/latest holds
     published: Path  # the current dist/latest
     outcome: Outcome  # counts and records go here
-    cpu: asyncio.Semaphore = field(
-        default_factory=lambda: asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
-    )
+    cpu: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2 * cpu_workers()))
+    cutter: Cutter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cutter = Cutter(self.cache.root)
+
+    async def close(self) -> None:
+        """The end of the build (or its interruption): no cutting process outlives it."""
+        await self.cutter.close()
 
     async def realise(self, jp: JobPlan, master: Record | None) -> None:
         """Put every output of a job in the cache: reuse, adopt from dist, or cut."""
@@ -80,9 +87,27 @@ class Realiser:
 
     async def _cut_all(self, master: Record, cut: list[OutputPlan]) -> None:
         async with self.cpu:
-            master_bytes = await asyncio.to_thread(self.cache.read, master)
-            for op in cut:
-                self._done(op, await asyncio.to_thread(self._cut, master, master_bytes, op))
+            made = await self.cutter.cut(master, [op.target for op in cut])
+        stored, error = await asyncio.to_thread(self._store, master, cut, made.outputs)
+        for op, record in zip(cut, stored, strict=False):
+            self._done(op, record)
+        failed = made.error if error is None else error
+        if failed is not None:
+            raise _failure(cut[len(stored)].target, failed)
+
+    def _store(
+        self, master: Record, cut: list[OutputPlan], outputs: list[bytes]
+    ) -> tuple[list[Record], BaseException | None]:
+        """Put the outputs cut so far in the cache, in order; stop at the first that
+        cannot be stored and return why."""
+        stored = []
+        for op, data in zip(cut, outputs, strict=False):
+            try:
+                meta = _output_meta(master, op.target, master.spec)
+                stored.append(self.cache.put(op.cache_key, data, meta))
+            except Exception as exc:
+                return stored, exc
+        return stored, None
 
     def _adopt(self, jp: JobPlan, op: OutputPlan) -> Record | None:
         entry = self.lock[op.target.path]  # its shape is the target's (plan.py)
@@ -90,25 +115,13 @@ class Realiser:
         meta = _output_meta(entry, op.target, jp.job.spec.canonical())
         return self.cache.adopt(op.cache_key, source, entry.sha256, meta)
 
-    def _cut(self, master: Record, data: bytes, op: OutputPlan) -> Record:
-        from .derive import derive
 
-        t = op.target
-        meta = _output_meta(master, t, master.spec)
-        if _is_master(master, t):  # the master itself (its blob was gone): same bytes
-            return self.cache.put(op.cache_key, data, meta)
-        try:
-            cut = derive(
-                data, t.width, t.height, t.format,
-                fit=t.fit, ico_sizes=t.ico_sizes, text=t.text,
-            )
-        except (OSError, MemoryError):
-            raise
-        except Exception as exc:  # Pillow on bytes a provider sent: the image's fault
-            raise BrandkitError(
-                f"{t.path}: could not be cut from its master image ({describe(exc)})"
-            ) from exc
-        return self.cache.put(op.cache_key, cut, meta)
+def _failure(t: OutputTarget, exc: BaseException) -> BaseException:
+    """What a job fails with when output `t` could not be cut (or stored): the disk's or
+    memory's error as it is, the image's named by the output's path."""
+    if isinstance(exc, CutError):
+        return BrandkitError(f"{t.path}: could not be cut from its master image ({exc})")
+    return exc
 
 
 def _is_master(master: Record, t: OutputTarget) -> bool:

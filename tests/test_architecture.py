@@ -201,6 +201,7 @@ STAGES = [
             "pipeline.execute",
             "pipeline.obtain",
             "pipeline.realise",
+            "pipeline.cutpool",
             "pipeline.derive",
             "pipeline.derive_fit",
             "pipeline.svg_render",

@@ -1,0 +1,204 @@
+"""Cutting on every core (cutpool.py): outputs cut in worker processes are the bytes
+derive makes in process; a cut that fails in a worker names its output; no build leaves
+a worker process or a half-written file behind, interrupted or not; a no-op build starts
+no process at all."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures.process
+import dataclasses
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pipeline.cutpool
+from pipeline import workflow
+from pipeline.cache import Cache
+from pipeline.execute import Executor
+from pipeline.project import Project
+from pipeline.results import Outcome
+from tests.conftest import Run, write_manifest
+
+pytestmark = pytest.mark.skipif(
+    pipeline.cutpool.cpu_workers() < 2, reason="one core: cuts run in a thread, no pool"
+)
+
+
+def manifest(assets: int = 2) -> str:
+    rows = "".join(
+        f"  a{i}: {{prompt: 'thing {i}', sizes: ['1:1', '16:9', '64x64', '300x100'], "
+        f"formats: [png, webp, jpg]}}\n"
+        for i in range(assets)
+    )
+    return (
+        "kit: {name: t}\nbrand: {name: Acme, colors: {ink: '#112233', sky: '#7FA7C9'}}\n"
+        "defaults: {provider: local, model: recraft-v4, palette: [ink, sky]}\n"
+        f"assets:\n{rows}"
+    )
+
+
+OUTPUTS = 2 * 4 * 3  # of manifest(): 2 assets, 4 sizes, 3 formats
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ProcessPoolExecutor]]:
+    """Every process pool brandkit starts, from the first output cut (POOL_FROM = 1)."""
+    started: list[ProcessPoolExecutor] = []
+
+    class Recorded(ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(concurrent.futures.process, "ProcessPoolExecutor", Recorded)
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", 1)
+    yield started
+    assert_no_worker_left()
+
+
+def worker_pids() -> list[int]:
+    """Our child processes that are multiprocessing workers (read from /proc: the
+    resource tracker, also a child, is not one)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid"))
+        if int(ppid) == os.getpid() and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def assert_no_worker_left() -> None:
+    assert multiprocessing.active_children() == []
+    if Path("/proc/self/status").exists():
+        assert worker_pids() == []
+
+
+def tree(project: Path) -> dict[str, bytes]:
+    latest = project / "dist" / "latest"
+    return {
+        p.relative_to(latest).as_posix(): p.read_bytes()
+        for p in sorted(latest.rglob("*"))
+        if p.is_file() and p.parent != latest  # the outputs, not index.json or the sheet
+    }
+
+
+@pytest.mark.slow  # two builds, one starting a pool: ~4 s on an idle 2-core machine
+def test_outputs_cut_in_worker_processes_are_the_bytes_derive_makes_in_process(
+    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooled, threaded = tmp_path / "pooled", tmp_path / "threaded"
+    write_manifest(pooled, manifest())
+    write_manifest(threaded, manifest())
+    code, _, err = run(pooled, "build")
+    assert code == 0, err
+    assert len(pools) == 1, "one pool for the whole build"
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", 10**9)  # in a thread, in process
+    code, _, err = run(threaded, "build")
+    assert code == 0, err
+    assert len(pools) == 1, "the second build cut in process"
+    cut = tree(pooled)
+    assert len(cut) == OUTPUTS
+    assert cut == tree(threaded)
+
+
+def executor(tmp_path: Path, bad: str | None = None) -> tuple[Executor, Path]:
+    """An executor over a fresh project; output `bad` is given a format derive refuses."""
+    write_manifest(tmp_path, manifest())
+    project = Project.at(tmp_path)
+    loaded = workflow.load(project, {})
+    cache = Cache(project.cache_dir)
+    plan = workflow.plan(loaded, cache)
+    for jp in plan.jobs:
+        for i, op in enumerate(jp.outputs):
+            if op.target.path == bad:
+                target = dataclasses.replace(op.target, format="bmp")
+                jp.outputs[i] = dataclasses.replace(op, target=target)
+    return Executor(plan, cache, loaded.manifest, project.latest, env={}), project.cache_dir
+
+
+def half_written(root: Path) -> list[str]:
+    return [p.name for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_cut_that_fails_in_a_worker_names_its_output_and_leaves_nothing_behind(
+    tmp_path: Path, pools: list[ProcessPoolExecutor]
+) -> None:
+    ex, cache_dir = executor(tmp_path, bad="a1/a1-16x9.webp")
+    try:
+        outcome = asyncio.run(ex.run())
+    finally:
+        ex.cache.close()
+    assert len(pools) == 1
+    (failure,) = outcome.failures
+    assert failure.message.startswith(
+        "a1/a1-16x9.webp: could not be cut from its master image (ValueError: unsupported "
+        "output format 'bmp'"
+    ), failure.message
+    assert len(outcome.records) == OUTPUTS - 2, "the failed job's other outputs are cut"
+    assert half_written(cache_dir) == []
+    assert_no_worker_left()
+
+
+def test_a_no_op_build_starts_no_process(
+    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", 10**9)  # the first build: in process
+    write_manifest(tmp_path, manifest())
+    code, _, err = run(tmp_path, "build")
+    assert code == 0, err
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", 1)
+    code, _, err = run(tmp_path, "build")
+    assert code == 0, err
+    assert pools == [], "nothing to cut: no pool"
+    assert worker_pids() == []
+
+
+def test_a_small_build_cuts_in_process(
+    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below POOL_FROM outputs, a pool's start-up would cost more than it saves."""
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", OUTPUTS + 1)
+    write_manifest(tmp_path, manifest())
+    code, _, err = run(tmp_path, "build")
+    assert code == 0, err
+    assert pools == []
+
+
+def test_cancelling_the_build_shuts_the_pool_down(
+    tmp_path: Path, pools: list[ProcessPoolExecutor]
+) -> None:
+    ex, cache_dir = executor(tmp_path)
+
+    async def cancel_once_cutting() -> Outcome | None:
+        task = asyncio.ensure_future(ex.run())
+        deadline = time.monotonic() + 120
+        while not (pools and worker_pids()) and not task.done():
+            assert time.monotonic() < deadline, "no pool started"
+            await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return None
+
+    try:
+        asyncio.run(cancel_once_cutting())
+    finally:
+        ex.cache.close()
+    assert len(pools) == 1
+    assert_no_worker_left()
+    assert half_written(cache_dir) == []
