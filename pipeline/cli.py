@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__, commands
+from . import __version__, commands, pick_cli
 from .cache import Cache
 from .commands import json_option
 from .errors import ManifestError, UsageError
@@ -178,6 +178,10 @@ def plan(
         report.print_plan_json(the_plan)
     else:
         report.print_plan(the_plan, verbose=verbose)
+        from .approval import notes
+
+        for note in notes(the_plan):  # held and unapproved jobs (stderr)
+            click.echo(note, err=True)
 
 
 @cli.command()
@@ -232,6 +236,7 @@ def build(
 ) -> None:
     """Generate what changed, cut every size and format, publish a new version."""
     from . import report
+    from .approval import notes
 
     if keep_going and fail_fast:
         raise click.UsageError("--keep-going and --fail-fast contradict each other")
@@ -253,13 +258,15 @@ def build(
         replace_paid=replace_paid,
         max_wait=max_wait,
     )
-    for failure in result.outcome.failures:
-        click.echo(report.failure_line(failure), err=True)
+    for line in report.failure_lines(result.outcome.failures):
+        click.echo(line, err=True)
     click.echo(report.build_summary(result))
+    if (step := report.next_step(result)) is not None:
+        click.echo(step, err=True)
     if result.outcome.failures:
         sys.exit(1)
-    if result.published is not None and not only:
-        c.stamp(provider, max_jobs, list(result.published.entries))
+    if result.published is not None and not only and not notes(result.plan):
+        c.stamp(provider, max_jobs, list(result.published.entries))  # (nothing held)
 
 
 def _plan(
@@ -346,18 +353,21 @@ def status(c: Context, check: bool, as_json: bool, provider: str | None) -> None
         click.echo(f"  {reason}")
     if len(result.reasons) > len(shown):
         click.echo(f"  ... and {len(result.reasons) - len(shown)} more")
-    click.echo(f"stale: {len(result.reasons)} difference(s); {result.advice}")
+    click.echo(f"stale: {len(result.reasons)} file difference(s); {result.advice}")
     if check:
         sys.exit(1)
 
 
 for _command in (commands.init, commands.schema, commands.versions, commands.diff, commands.gc):
     cli.add_command(_command)
+for _command in (pick_cli.pick, pick_cli.approve, pick_cli.unapprove):
+    cli.add_command(_command)
 
 
 from .cli_cache import cache  # noqa: E402  (the `cache` group: cli_cache.py)
 
 cli.add_command(cache)
+cli.add_command(commands.log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,7 +77,8 @@ def versions(c: Context, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def diff(c: Context, a: str | None, b: str | None, as_json: bool) -> None:
-    """What was added, changed or removed between two versions (default: the last two)."""
+    """What was added, changed, moved or removed between two versions, per output: key,
+    size, bytes and why (default: the last two)."""
     from .history import diff as diff_versions
     from .report_json import diff_json, emit
 
@@ -95,12 +96,37 @@ def diff(c: Context, a: str | None, b: str | None, as_json: bool) -> None:
     if d is None or d.a is None:
         click.echo(note)
         return
+    from .output_log import diff_lines
+
+    moved = f", {len(d.moved)} moved" if d.moved else ""
     click.echo(
-        f"{d.a} -> {d.b}: {len(d.added)} added, {len(d.changed)} changed, {len(d.removed)} removed"
+        f"{d.a} -> {d.b}: {len(d.added)} added, {len(d.changed)} changed, "
+        f"{len(d.removed)} removed{moved}"
     )
-    for sign, paths in (("+", d.added), ("~", d.changed), ("-", d.removed)):
-        for path in paths:
-            click.echo(f"{sign} {path}")
+    for line in diff_lines(d):
+        click.echo(line)
+
+
+@click.command(name="log")
+@click.argument("target", metavar="SELECTOR|PATH")
+@json_option
+@click.pass_obj
+def log(c: Context, target: str, as_json: bool) -> None:
+    """One output's history across versions: version, key, reason, provider, cost."""
+    from .errors import ManifestError
+    from .output_log import history, log_json, log_lines, log_paths
+    from .report_json import emit
+
+    try:
+        jobs = _load(c).jobs
+    except ManifestError:  # a path still works while the manifest is broken
+        jobs = None
+    events = history(c.project, log_paths(c.project, target, jobs))
+    if as_json:
+        emit(log_json(target, events))
+        return
+    for line in log_lines(events):
+        click.echo(line)
 
 
 @click.command()

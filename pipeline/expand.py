@@ -103,11 +103,8 @@ class Expander:
         self.check_fit(asset, resolved.alias or resolved.model_id, vector)
         groups = self.group_sizes(asset, resolved.sizes, apath, vector)
         for collision in set(asset.vars) & {k for k, _ in asset.matrix}:
-            self.problem(
-                (*apath, "matrix", collision),
-                f"{collision!r} is set in both vars and matrix",
-                key=True,
-            )
+            why = f"{collision!r} is set in both vars and matrix"
+            self.problem((*apath, "matrix", collision), why, key=True)
         prompt_tpl = self.templates.compile(asset.source, asset.source_path)
         out_tpl = self.templates.compile(asset.out, (*apath, "out")) if asset.out else None
         for combo in _product(asset):
@@ -138,6 +135,7 @@ class Expander:
                     outputs=outputs,  # type: ignore[arg-type]
                     matrix=tuple((k, str(v)) for k, v in combo),
                     alias=resolved.alias,
+                    candidates=settings.candidates,
                 )
 
     def spec(

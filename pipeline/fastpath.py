@@ -206,8 +206,8 @@ def try_noop(argv: list[str]) -> int | None:
     version, outputs = verdict
     if command == "build":
         print(
-            f"generated 0, derived 0, reused {outputs}, failed 0, cost $0.00; "
-            "no changes, no new version"
+            f"generated 0, failed 0, every job up to date; {outputs} files: 0 written, "
+            f"{outputs} reused; cost $0.00; no changes, no new version"
         )
     else:
         print(f"up to date: dist/{version}")

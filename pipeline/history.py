@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from .cache import Cache
 from .errors import BrandkitError, UsageError
-from .index import entries
+from .index import IndexEntry, entries
 from .jobs import Job
+from .moves import Move, version_moves
 from .plan import cache_key_for
 from .project import Project
 
@@ -40,6 +41,9 @@ class Diff:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    moved: list[Move] = field(default_factory=list)  # the same image at a new path
+    old: dict[str, IndexEntry] = field(default_factory=dict, repr=False)  # a's outputs
+    new: dict[str, IndexEntry] = field(default_factory=dict, repr=False)  # b's outputs
 
 
 def diff(project: Project, a: str | None = None, b: str | None = None) -> Diff:
@@ -51,14 +55,23 @@ def diff(project: Project, a: str | None = None, b: str | None = None) -> Diff:
             return Diff(None, b)
         a = earlier[-1]
     a = _resolve(project, a, names)
-    old, new = _outputs(project, a), _outputs(project, b)
+    old, new = entries(project.read_index(a)), entries(project.read_index(b))
+    moved, added, removed = version_moves(old, new)
     return Diff(
         a,
         b,
-        added=sorted(set(new) - set(old)),
-        removed=sorted(set(old) - set(new)),
-        changed=sorted(p for p in set(old) & set(new) if old[p] != new[p]),
+        added=added,
+        removed=removed,
+        changed=sorted(p for p in set(old) & set(new) if old[p].sha256 != new[p].sha256),
+        moved=moved,
+        old=old,
+        new=new,
     )
+
+
+def resolve(project: Project, name: str) -> str:
+    """A version as the user names it (`latest`, `3`, `v3`, `v0003`); exit 2 if none."""
+    return _resolve(project, name, project.versions())
 
 
 def _resolve(project: Project, name: str, names: list[str]) -> str:

@@ -97,3 +97,4 @@ class Job:
     outputs: tuple[OutputTarget, ...]
     matrix: tuple[tuple[str, str], ...] = field(default=())
     alias: str | None = None  # the provider-neutral alias, when one was used
+    candidates: int = 1  # how many candidate masters (candidates.py); key is candidate 1's

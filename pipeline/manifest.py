@@ -20,6 +20,7 @@ from . import hints
 from .errors import ManifestError, Problem
 from .jobs import RGB
 from .load import Document, PathT, load_yaml, read_text, readable_path
+from .schema_messages import plain_message
 
 DEFAULT_PROVIDER = "local"
 DEFAULT_MODEL = "recraft-v4"
@@ -41,6 +42,8 @@ class Settings:
     fit: str = "cover"  # cover | contain (jobs.Fit, per output, in expand)
     pad: RGB | None = None
     safe_zone: float | None = None
+    candidates: int = 1  # DESIGN "Candidates, review and approval"
+    approval: str = "optional"  # defaults only: optional | required
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,7 @@ def _describe(doc: Document, error: Any) -> list[Problem]:
     message = (
         error.schema.get(f"x-message-{error.validator}")
         or error.schema.get("x-message")
-        or _plain_message(error)
+        or plain_message(error)
     )
     return [Problem(doc.locate(path), where, message)]
 
@@ -211,50 +214,6 @@ def _unknown_key(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown key {key!r}{hint}; valid keys: {', '.join(known)}"
-
-
-def _plain_message(error: Any) -> str:
-    v, value = error.validator, error.instance
-    if v == "type":
-        wanted = error.validator_value
-        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        return f"expected {_article(wanted)}, got {_type_name(value)} {_short(value)}"
-    if v == "enum":
-        valid = ", ".join(map(str, error.validator_value))
-        return f"{_short(value)} is not valid; use one of: {valid}"
-    if v == "maxItems":
-        return f"at most {error.validator_value} items allowed, got {len(value)}"
-    if v == "minItems":
-        return f"at least {error.validator_value} item(s) needed"
-    if v == "minProperties":
-        return f"at least {error.validator_value} entry needed"
-    if v == "uniqueItems":
-        return "items must not repeat"
-    if v == "required":
-        return error.message.replace("is a required property", "is required")
-    return error.message
-
-
-def _article(word: str) -> str:
-    word = {"object": "mapping", "array": "list"}.get(word, word)
-    return ("an " if word[0] in "aeiou" else "a ") + word
-
-
-def _type_name(value: Any) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "nothing",
-    }.get(type(value), "a value")
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _brand_typos(doc: Document) -> list[Problem]:
@@ -346,6 +305,8 @@ class _ManifestBuilder:
             fit=raw.get("fit", base.fit),
             pad=pad,
             safe_zone=raw.get("safe_zone", base.safe_zone),
+            candidates=raw.get("candidates", base.candidates),
+            approval=raw.get("approval", base.approval),
         )
 
     def asset(self, asset_id: str, raw: dict[str, Any], defaults: Settings) -> Asset:

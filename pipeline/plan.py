@@ -14,19 +14,21 @@ says `local`) says so: `build` refuses it unless told `--replace-paid`.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .cache import Cache, Record
+from .candidates import Choice
 from .errors import BrandkitError
 from .index import IndexEntry, entries
-from .jobs import Job, OutputTarget
+from .jobs import RGB, Job, OutputTarget
 from .keys import content_key, derived_key
 from .lockfile import LockEntry, lock_digest
+from .moves import Move, find_moves
 from .prices import price
 from .project import Project
 from .providers import get_provider
+from .reasons import Change, added_outputs, why
 
 if TYPE_CHECKING:
     from .remote_cache import RemoteCache
@@ -56,6 +58,11 @@ class JobPlan:
     # Lock entries of outputs published from a paid provider that this job would replace
     # although only the provider differs (see paid_replacements).
     replaces_paid: list[LockEntry] = field(default_factory=list)
+    # Candidates (candidates.py, set by approval.annotate): the job's choice, and which
+    # of its candidates this plan's master is (a job with no outputs is a master only).
+    choice: Choice | None = None
+    candidate: int | None = 1  # None: an approved master of the job's earlier inputs
+    changes: list[Change] = field(default_factory=list)  # what the reason names, as data
 
     @property
     def estimated_cost_usd(self) -> float:
@@ -70,6 +77,8 @@ class Plan:
     only: str | None = None
     force: bool = False
     unknown_prices: set[str] = field(default_factory=set)
+    choices: list[Choice] = field(default_factory=list)  # per expanded job (candidates.py)
+    moved: list[Move] = field(default_factory=list)  # same output, new path (moves.py)
 
     def count(self, status: str) -> int:
         return sum(1 for j in self.jobs if j.status == status)
@@ -115,9 +124,12 @@ def make_plan(
     only: str | None = None,
     prices: dict[str, dict[str, float]] | None = None,
     remote: RemoteCache | None = None,
+    colours: dict[str, RGB] | None = None,
 ) -> Plan:
-    """`prices`: the manifest's per-provider overrides of the price table."""
+    """`prices`: the manifest's per-provider overrides of the price table; `colours`: its
+    brand colours (a reason names a changed colour by its name)."""
     planner = _Planner(project, cache, lock, force)
+    planner.colours = colours or {}
     plans: list[JobPlan] = []
     wanted_paths: set[str] = set()
     for key, group in merge_jobs(jobs).items():
@@ -135,14 +147,16 @@ def make_plan(
         for p in (p for p in shared if p.job.key in held):
             p.status, p.reason = "remote", "in the shared remote cache"
     removed = [] if only else [e for p, e in sorted(lock.items()) if p not in wanted_paths]
+    moved, removed = find_moves(removed, plans, lock)
     unknown = {
         f"{p.job.provider}/{p.job.model}"
         for p in plans
         if p.unit_cost_usd is None and p.status == "generate"
     }
     return Plan(
-        jobs=plans, removed=removed, lock=lock, only=only, force=force, unknown_prices=unknown
-    )
+        jobs=plans, removed=removed, lock=lock, only=only, force=force, unknown_prices=unknown,
+        moved=moved,
+    )  # fmt: skip
 
 
 def _selected(job: Job, pattern: str) -> bool:
@@ -169,6 +183,7 @@ class _Planner:
         self._previous: dict[str, IndexEntry] | None = None
         self.latest = project.latest  # a Path built once, not once per output
         self.cached = set() if force else set(cache.all_keys())  # one scan, not a query each
+        self.colours: dict[str, RGB] = {}
 
     @property
     def previous(self) -> dict[str, IndexEntry]:
@@ -187,15 +202,21 @@ class _Planner:
                 if master is not None and o.source == "generate":
                     o.source = "derive"
         needs = {o.source for o in outputs}
+        if not outputs and key not in self.cached:  # a candidate master, no outputs
+            needs = {"generate"}
+        changes: list[Change] = []
         if self.force:
             status, reason = "generate", "--force"
         elif "generate" in needs:
-            status, reason = "generate", _why(key, group, self.lock, self.old_request)
+            status = "generate"
+            reason, changes = why(
+                key, group, self.lock, self.old_request, self.colours, self.published_of
+            )
         elif "derive" in needs:
             status = "derive"
-            reason = (
-                f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master"
-            )
+            reason = added_outputs(
+                [(o.target, o.source == "derive") for o in outputs], self.lock
+            ) or (f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master")
         else:
             status, reason = "reuse", "up to date"
         replaced = self.paid_replaced(key, group)
@@ -215,6 +236,7 @@ class _Planner:
             unit_cost_usd=None,
             master=master,
             replaces_paid=replaced,
+            changes=changes,
         )
 
     def paid_replaced(self, key: str, group: list[Job]) -> list[LockEntry]:
@@ -274,6 +296,12 @@ class _Planner:
             return getattr(self.cache.get(ck), "sha256", None) == entry.sha256, indexed  # a master
         return True, indexed
 
+    def published_of(self, asset: str) -> list[IndexEntry]:
+        """The asset's outputs in dist/latest (none when nothing was ever locked)."""
+        if not self.lock:
+            return []
+        return [e for e in self.previous.values() if e.asset == asset]
+
     def old_request(self, path: str) -> Record | IndexEntry | None:
         """What an output was last published with (its provider, model and spec): the
         cached master of its lock entry when there is one, else its index entry."""
@@ -322,26 +350,6 @@ def only_provider_differs(
     return (keys or KeysUnder()).of(job, entry.provider) == entry.key
 
 
-def describe_paid_replacements(counts: dict[tuple[str, str], int]) -> str:
-    """`6 outputs published from runware would be replaced by local placeholders`."""
-    parts = []
-    for (old, new), n in sorted(counts.items()):
-        by = f"{new} placeholders" if new in FREE_PROVIDERS else f"{new} images, paid again"
-        parts.append(f"{_outputs(n)} published from {old} would be replaced by {by}")
-    return "; ".join(parts)
-
-
-def paid_choices(counts: dict[tuple[str, str], int]) -> str:
-    """The two explicit choices, as commands to copy."""
-    olds = sorted({old for old, _ in counts})
-    keep = (
-        f'"brandkit build --provider {olds[0]}" to keep building with {olds[0]}'
-        if len(olds) == 1
-        else '"brandkit build --provider NAME" to keep building with the provider that made them'
-    )
-    return f'run {keep}, or "brandkit build --replace-paid" to replace them'
-
-
 def _outputs(n: int) -> str:
     return f"{n} output{'s' if n != 1 else ''}"
 
@@ -355,46 +363,3 @@ def _lock_vouched(project: Project) -> bool:
         return lock_digest(project.lock.read_bytes()) == vouched[1]
     except OSError:
         return False
-
-
-_FIELDS = (
-    ("prompt", "prompt changed"),
-    ("width", "size changed"),
-    ("height", "size changed"),
-    ("palette", "colours changed"),
-    ("background", "colours changed"),
-    ("style", "style changed"),
-    ("substyle", "style changed"),
-    ("seed", "seed changed"),
-)
-
-
-def _why(
-    key: str,
-    group: list[Job],
-    lock: dict[str, LockEntry],
-    old_request: Callable[[str], Record | IndexEntry | None],
-) -> str:
-    """Why a paid generation is needed, in the user's terms."""
-    entries = [lock[o.path] for j in group for o in j.outputs if o.path in lock]
-    if not entries:
-        return "new"
-    if any(e.key == key for e in entries):
-        return "image missing from cache and dist"
-    job = group[0]
-    reasons: list[str] = []
-    for j in group:
-        for o in j.outputs:
-            old = old_request(o.path)
-            if old is None:
-                continue
-            if old.provider != job.provider:
-                reasons.append("provider changed")
-            elif old.model != job.model:
-                reasons.append("model changed")
-            spec, new = old.spec, job.spec.canonical()
-            reasons.extend(
-                label for name, label in _FIELDS if name in spec and spec[name] != new[name]
-            )
-    unique = list(dict.fromkeys(reasons))
-    return ", ".join(unique) if unique else "request changed"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .approval import with_choices
 from .cache import Cache, Record
 from .contact_sheet import render_contact_sheet
 from .errors import BrandkitError
@@ -57,7 +58,7 @@ def publish(
     index = project.read_index()
     current = entries(index)
     outputs = _gather(plan, outcome, current)
-    locked = {path: _lock_entry(o.entry) for path, o in outputs.items()}
+    locked = with_choices(plan, {path: _lock_entry(o.entry) for path, o in outputs.items()})
     lock = render_lock(locked)
     same = index is not None and _same(current, outputs)
     edited = _edited(project, outputs, cache) if same else []
@@ -82,7 +83,8 @@ def _gather(plan: Plan, outcome: Outcome, previous: dict[str, IndexEntry]) -> di
     """The new version's outputs by path, each with where its file comes from."""
     outputs: dict[str, _Output] = {}
     if plan.only:  # a partial build keeps everything else as it was
-        outputs = {path: _Output(entry, carried=True) for path, entry in previous.items()}
+        gone = {e.path for e in plan.removed}  # (pick/approve: outputs now unapproved)
+        outputs = {p: _Output(e, carried=True) for p, e in previous.items() if p not in gone}
     for jp in plan.jobs:
         for op in jp.outputs:
             record: Record | None = outcome.records.get(op.target.path)

@@ -110,14 +110,18 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "jobs": [_job_json(j) for j in plan.jobs],
         "removed": [e.path for e in plan.removed],
+        "moved": [{"from": m.old, "to": m.new, "key": m.key} for m in plan.moved],
         "summary": {
             "jobs": len(plan.jobs),
             "generate": plan.count("generate"),
             "remote": plan.count("remote"),
             "derive": plan.count("derive"),
             "reuse": plan.count("reuse"),
+            "held": plan.count("held"),
             "remove": len(plan.removed),
+            "move": len(plan.moved),
             "outputs": len(plan.outputs),
+            "outputs_to_write": files_to_write(plan),
             "estimated_cost_usd": plan.estimated_cost_usd,
             "unknown_prices": sorted(plan.unknown_prices),
             "replaces_paid": sum(len(j.replaces_paid) for j in plan.jobs),
@@ -147,6 +151,14 @@ def _job_json(j: JobPlan) -> dict[str, Any]:
         ],
         "estimated_cost_usd": j.estimated_cost_usd,
     }
+    if j.choice is not None:  # candidates and approval (approval.py)
+        data["candidates"] = len(j.choice.keys)
+        data["candidate"] = j.choice.chosen
+        data["approved"] = j.choice.approved
+        data["state"] = j.choice.state
+        data["master_of"] = j.candidate  # which candidate this job's master is
+    if j.changes:  # only on changed jobs: a plan of 10,000 jobs stays as small
+        data["changes"] = [c.as_json() for c in j.changes]
     if j.replaces_paid:  # only on such jobs: a plan of 10,000 jobs stays as small
         data["replaces_paid"] = [
             {"path": e.path, "provider": e.provider, "model": e.model} for e in j.replaces_paid
@@ -180,25 +192,39 @@ def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) 
         for o in j.outputs:
             if verbose or o.source not in ("cache", "dist"):
                 out.write(f"         -> {o.target.path}\n")
+    for m in plan.moved:
+        out.write(f"move     {m.old} -> {m.new}\n")
     for e in plan.removed:
         out.write(f"remove   {e.path}\n")
     out.write(plan_summary(plan) + "\n")
 
 
+def files_to_write(plan: Plan) -> int:
+    """Outputs whose bytes must be made (cut from a master, or generated)."""
+    return sum(o.source in ("derive", "generate") for o in plan.outputs)
+
+
 def plan_summary(plan: Plan) -> str:
+    """Jobs (generations) and files (outputs) counted apart, each named."""
+    files, cut = len(plan.outputs), files_to_write(plan)
     parts = [
         f"{len(plan.jobs)} jobs: {plan.count('generate')} to generate, "
         f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date"
         + (f", {plan.count('remote')} from the remote cache" if plan.count("remote") else "")
+        + f" ({files} files: {cut} to write, {files - cut} reused)"
     ]
+    if plan.count("held"):
+        parts.append(f"{plan.count('held')} held (approved images stay live)")
+    if plan.moved:
+        parts.append(f"{len(plan.moved)} files to move")
     if plan.removed:
-        parts.append(f"{len(plan.removed)} outputs to remove")
+        parts.append(f"{len(plan.removed)} files to remove")
     parts.append(f"estimated cost ${plan.estimated_cost_usd:.2f}")
     if plan.unknown_prices:
         parts.append(f"(no price known for {', '.join(sorted(plan.unknown_prices))})")
     replacements = plan.paid_replacements()
     if replacements:
-        from .plan import describe_paid_replacements
+        from .paid_words import describe_paid_replacements
 
         parts.append(
             f"{describe_paid_replacements(replacements)}: build refuses without --replace-paid"
@@ -211,11 +237,20 @@ def build_summary(result: BuildResult) -> str:
     # A job an earlier (stopped) build paid for and this one collected is generated here,
     # and its cost counted here; say so, or the rerun looks like it paid for it again.
     earlier = f" ({o.resumed} collected from an earlier build)" if o.resumed else ""
-    text = (
-        f"generated {o.generated}{earlier}, derived {o.derived}, reused {o.reused}, "
-        f"failed {len(o.failures)}, "
-        + (f"not sent {o.skipped}, " if o.skipped else "")
-        + f"cost ${o.cost_usd:.2f}"
+    jobs = result.plan.jobs
+    if o.generated or o.failures or o.skipped or o.derived:
+        text = (
+            f"generated {o.generated}{earlier}, "
+            + (f"cut from cached masters {cut}, " if (cut := _count(jobs, "derive")) else "")
+            + f"up to date {_count(jobs, 'reuse')}, failed {len(o.failures)}"
+            + (f", not sent {o.skipped}" if o.skipped else "")
+            + f" ({len(jobs)} jobs); "
+        )
+    else:  # as fastpath says it, knowing only the files
+        text = "generated 0, failed 0, every job up to date; "
+    text += (
+        f"{o.derived + o.reused} files: {o.derived} written, {o.reused} reused; "
+        f"cost ${o.cost_usd:.2f}"
     )
     if result.published is None:
         text += "; nothing published (finished images are cached: rerun to resume)"
@@ -224,6 +259,10 @@ def build_summary(result: BuildResult) -> str:
     else:
         text += "; no changes, no new version"
     return text
+
+
+def _count(jobs: list[JobPlan], status: str) -> int:
+    return sum(j.status == status for j in jobs)
 
 
 def job_label(job: Job) -> str:
@@ -243,8 +282,47 @@ def job_label(job: Job) -> str:
 
 def failure_line(failure: Failure) -> str:
     """`failed: social[subject=beans]@1:1 (runware): <cause>`"""
+    from .selectors import selector_of
+
     job = failure.job.job
-    return f"failed: {job_label(job)} ({job.provider}): {failure.message}"
+    return f"failed: {selector_of(job)} ({job.provider}): {failure.message}"
+
+
+def failure_lines(failures: list[Failure]) -> list[str]:
+    """One line per distinct cause: a failure alone as `failure_line` says it; the same
+    cause from one provider for several jobs once, with a count and their selectors:
+    `failed: 3 jobs (runware): <cause> (hero@16:9, hero@1:1, logo@1:1)`."""
+    from .selectors import selector_of
+
+    groups: dict[tuple[str, str], list[Failure]] = {}
+    for f in failures:
+        groups.setdefault((f.job.job.provider, f.message), []).append(f)
+    lines = []
+    for (provider, message), same in groups.items():
+        if len(same) == 1:
+            lines.append(failure_line(same[0]))
+            continue
+        names = [selector_of(f.job.job) for f in same]
+        shown = ", ".join(names[:NAMED_FAILURES]) + (
+            f", and {len(names) - NAMED_FAILURES} more" if len(names) > NAMED_FAILURES else ""
+        )
+        lines.append(f"failed: {len(same)} jobs ({provider}): {message} ({shown})")
+    return lines
+
+
+NAMED_FAILURES = 8  # selectors named on a line of identical failures
+
+
+def next_step(result: BuildResult) -> str | None:
+    """What to do after a build with failures: fix the cause, build again; what is kept."""
+    o = result.outcome
+    if not o.failures:
+        return None
+    done = len(result.plan.jobs) - len({id(f.job) for f in o.failures}) - o.skipped
+    kept = f"the {done} jobs done are kept" if done != 1 else "the 1 job done is kept"
+    kept = kept if done > 0 else ""
+    again = "fix the cause above and run brandkit build again"
+    return f"next: {again}" + (f": {kept} (cached), only what failed is retried" if kept else "")
 
 
 def use_terminal(stream: TextIO) -> bool:

@@ -44,6 +44,9 @@ def status_json(status: Status, version: str | None) -> dict[str, Any]:
         "version": version,
         "reasons": list(status.reasons),
         "advice": None if status.current else status.advice,
+        "held": list(status.waiting.held) if status.waiting else [],
+        "pending_approval": list(status.waiting.pending) if status.waiting else [],
+        "changes": list(status.changes),
     }
 
 
@@ -60,11 +63,14 @@ def versions_json(rows: list[VersionInfo]) -> dict[str, Any]:
 
 def diff_json(d: Diff | None, note: str | None) -> dict[str, Any]:
     """`d` None: no version at all. Each output is an object (fields may be added)."""
+    from .output_log import changed_json, output_json
+
     return {
         "a": d.a if d else None,
         "b": d.b if d else None,
-        "added": [{"path": p} for p in (d.added if d else [])],
-        "changed": [{"path": p} for p in (d.changed if d else [])],
-        "removed": [{"path": p} for p in (d.removed if d else [])],
+        "added": [output_json(d.new[p]) for p in d.added] if d else [],
+        "changed": [changed_json(d.old[p], d.new[p]) for p in d.changed] if d else [],
+        "removed": [output_json(d.old[p]) for p in d.removed] if d else [],
+        "moved": [{"from": m.old, "to": m.new, "key": m.key} for m in d.moved] if d else [],
         "note": note,
     }

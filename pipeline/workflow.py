@@ -17,17 +17,14 @@ from .errors import BrandkitError, Interrupted
 from .expand import DEFAULT_MAX_JOBS, Expander
 from .jobs import Job, OutputTarget
 from .manifest import Manifest, load_manifest
-from .plan import (
-    KeysUnder,
-    Plan,
-    describe_paid_replacements,
-    make_plan,
-    only_provider_differs,
-    paid_choices,
-)
+from .moves import status_moves
+from .paid_words import describe_paid_replacements, paid_choices
+from .plan import KeysUnder, Plan, only_provider_differs
 from .project import VERSION_RE, Project
+from .reasons import brand_colours, explain_outputs
 
 if TYPE_CHECKING:
+    from .approval import Waiting
     from .execute import Outcome, Progress
     from .publish import Published
     from .remote_cache import RemoteCache
@@ -128,17 +125,14 @@ def plan(
     only: str | None = None,
     remote: RemoteCache | None = None,
 ) -> Plan:
+    from .approval import plan_with_choices
+
     lock = loaded.project.read_lock()
     prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
-    return make_plan(
-        loaded.project,
-        loaded.jobs,
-        cache,
-        lock,
-        force=force,
-        only=only,
-        prices=prices,
-        remote=remote,
+    return plan_with_choices(
+        loaded.project, loaded.manifest, loaded.jobs, cache, lock,
+        force=force, only=only, prices=prices, remote=remote,
+        colours=brand_colours(loaded.manifest),
     )
 
 
@@ -192,6 +186,10 @@ def build(
         )
     if outcome.failures:
         return BuildResult(the_plan, outcome, None)
+    from .approval import notes
+
+    for note in notes(the_plan):
+        (notify or (lambda message: None))(note)
     return BuildResult(
         the_plan, outcome, publish(loaded.project, loaded.manifest, the_plan, outcome, cache)
     )
@@ -242,10 +240,16 @@ class Status:
     # outputs published from a paid provider that only a provider change makes stale:
     # (old, new provider) -> count
     paid: dict[tuple[str, str], int] = field(default_factory=dict)
+    waiting: Waiting | None = None  # held and pending jobs (approval.py)
+    changes: list[dict] = field(default_factory=list)  # {path, field, old, new} (reasons.py)
 
     @property
     def advice(self) -> str:
         """What to run about it."""
+        if self.waiting and (self.waiting.held or self.waiting.pending):
+            if len(self.reasons) == len(self.waiting.lines()):
+                return self.waiting.advice
+            return f"run brandkit build; {self.waiting.advice}"
         if not self.paid:
             return "run brandkit build"
         return (
@@ -260,15 +264,21 @@ def status(loaded: Loaded) -> Status:
     lock = project.read_lock()
     reasons: list[str] = []
     paid: dict[tuple[str, str], int] = {}
+    from .approval import choices_for, waiting
+    from .candidates import plan_jobs
+
+    choices = choices_for(project, loaded.manifest, loaded.jobs, lock)
     wanted: dict[str, tuple[Job, OutputTarget]] = {}
-    for job in loaded.jobs:
+    for job in plan_jobs(choices):  # the live jobs: what dist/latest should hold
         for o in job.outputs:
             wanted[o.path] = (job, o)
     keys = KeysUnder()
+    changed: list[tuple[str, Job]] = []
+    added: list[tuple[str, Job, OutputTarget]] = []
     for path, (job, o) in wanted.items():
         entry = lock.get(path)
         if entry is None:
-            reasons.append(f"new: {path}")
+            added.append((path, job, o))
         elif entry.key != job.key and only_provider_differs(job, o, entry, keys):
             paid[entry.provider, job.provider] = paid.get((entry.provider, job.provider), 0) + 1
             reasons.append(f"provider changed {entry.provider} -> {job.provider}: {path}")
@@ -277,10 +287,20 @@ def status(loaded: Loaded) -> Status:
             o.height,
             o.format,
         ):
-            reasons.append(f"changed: {path}")
-    reasons.extend(f"removed: {path}" for path in lock if path not in wanted)
+            changed.append((path, job))
+    moved, added, gone = status_moves(added, [e for p, e in lock.items() if p not in wanted])
+    reasons[:0] = [f"moved: {m.old} -> {m.new}" for m in moved]
+    reasons.extend(f"new: {path}" for path, _, _ in added)
+    explained = explain_outputs(changed, project.read_index, brand_colours(loaded.manifest))
+    reasons.extend(text for text, _ in explained)
+    reasons.extend(f"removed: {e.path}" for e in gone)
     reasons.extend(_dist_problems(project, lock))
-    return Status(current=not reasons, reasons=reasons, paid=paid)
+    changes = [c for _, cs in explained for c in cs]
+    review = waiting(choices)
+    reasons.extend(review.lines())
+    return Status(
+        current=not reasons, reasons=reasons, paid=paid, waiting=review, changes=changes
+    )
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:

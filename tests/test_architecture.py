@@ -179,11 +179,15 @@ def test_nothing_in_pipeline_writes_the_environment() -> None:
 # under TYPE_CHECKING (a type from a later stage means the data flows backwards).
 STAGES = [
     ("load", {"pipeline.load"}),
-    ("validate", {"pipeline.manifest", "pipeline.validated", "pipeline.hints"}),
+    (
+        "validate",
+        {"pipeline.manifest", "pipeline.validated", "pipeline.hints", "pipeline.schema_messages"},
+    ),
     (
         "expand",
         {
             "pipeline.expand",
+            "pipeline.candidates",
             "pipeline.templates",
             "pipeline.output_paths",
             "pipeline.presets",
@@ -194,7 +198,13 @@ STAGES = [
     ),
     # the shared remote cache: a tier behind the local cache, which plan may ask
     ("remote cache", {"pipeline.remote_config", "pipeline.remote_store", "pipeline.remote_cache"}),
-    ("plan", {"pipeline.plan"}),
+    (
+        "plan",
+        {
+            "pipeline.plan", "pipeline.approval", "pipeline.paid_words", "pipeline.reasons",
+            "pipeline.moves",
+        },
+    ),
     (
         "execute",
         {
@@ -211,7 +221,7 @@ STAGES = [
             "pipeline.remote_claims",
         },
     ),
-    ("publish", {"pipeline.publish", "pipeline.history"}),
+    ("publish", {"pipeline.publish", "pipeline.history", "pipeline.output_log"}),
     ("review", {"pipeline.review_data", "pipeline.review_page"}),
 ]
 

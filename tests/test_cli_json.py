@@ -86,7 +86,10 @@ def test_plan_json_matches_its_schema_before_and_after_a_build(run: Run, kit: Pa
         KIT.replace("an icon", "a new icon").replace("  hero", "  x")
     )
     changed = check("plan", json_of(run, kit, "plan"))
-    assert changed["removed"] and changed["summary"]["remove"] == len(changed["removed"])
+    # hero renamed x: the same images at new paths are moves, not removals plus additions
+    assert changed["moved"] and changed["summary"]["move"] == len(changed["moved"])
+    assert all(m["from"].startswith("hero/") and m["to"].startswith("x/") for m in changed["moved"])
+    assert changed["removed"] == [] and changed["summary"]["remove"] == 0
 
 
 def test_status_json_exits_0_unless_check_and_stale(run: Run, kit: Path) -> None:
@@ -94,11 +97,14 @@ def test_status_json_exits_0_unless_check_and_stale(run: Run, kit: Path) -> None
     assert never["current"] is False and never["version"] is None
     assert run(kit, "build")[0] == 0
     current = check("status", json_of(run, kit, "status", "--check"))
-    assert current == {"current": True, "version": "v0001", "reasons": [], "advice": None}
+    assert current == {
+        "current": True, "version": "v0001", "reasons": [], "advice": None,
+        "held": [], "pending_approval": [], "changes": [],
+    }  # fmt: skip
     (kit / "brandkit.yaml").write_text(KIT.replace("an icon", "a new icon"))
     stale = check("status", json_of(run, kit, "status"))
     assert stale["current"] is False and stale["advice"] == "run brandkit build"
-    assert "changed: icon/icon-1x1.png" in stale["reasons"]
+    assert 'changed: icon/icon-1x1.png: prompt +"a new" -"an"' in stale["reasons"]
     assert check("status", json_of(run, kit, "status", "--check", code=1)) == stale
 
 

@@ -54,7 +54,8 @@ def test_three_mistakes_reported_together_sorted_with_fields() -> None:
         '"1200x630"',
         "brandkit.yaml:8:59: assets.a.sizez: unknown key 'sizez' (did you mean 'sizes'?); "
         "valid keys: template, prompt, vars, matrix, sizes, formats, out, preset, provider, "
-        "model, format, fit, pad, safe_zone, palette, background, style, substyle, seed",
+        "model, format, fit, pad, safe_zone, palette, background, style, substyle, seed, "
+        "candidates",
         "brandkit.yaml:9:1: extra: unknown key 'extra'; valid keys: kit, brand, defaults, "
         "providers, templates, assets, cache",
     ]

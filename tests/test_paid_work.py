@@ -96,7 +96,7 @@ def test_plain_build_after_a_paid_build_refuses_to_publish_placeholders(
     assert code == 1
     assert "  provider changed runware -> local: hero/hero-16x9.png\n" in out
     assert out.splitlines()[-1] == (
-        f"stale: {n} difference(s); {n} outputs published from runware would be replaced "
+        f"stale: {n} file difference(s); {n} outputs published from runware would be replaced "
         f"by local placeholders, so a plain build refuses: {CHOICES}"
     )
 
@@ -170,7 +170,7 @@ def test_a_job_that_changed_besides_its_provider_is_not_held_back(
     manifest.write_text(manifest.read_text().replace("'a banner'", "'a wide banner'"))
     jobs = {j["asset"]: j for j in run.json(p, "plan")["jobs"]}
     assert "replaces_paid" not in jobs["banner"]
-    assert jobs["banner"]["reason"] == "provider changed, prompt changed"
+    assert jobs["banner"]["reason"] == 'provider runware -> local, prompt +"wide"'
     assert len(jobs["hero"]["replaces_paid"]) == 2
     code, out, err = run(p, "build", "--only", "banner")  # only what really changed
     assert code == 0, err
@@ -247,7 +247,7 @@ def test_a_refused_account_stops_its_provider_with_one_message(
     # the provider's message once, not once per job; the progress line said what happened
     assert err.count(message) == 1
     assert f"{many} refused the account (HTTP {status}): its jobs not sent yet will " in err
-    assert re.search(rf"generated 2, .*failed 1, not sent {not_sent}, ", out)
+    assert re.search(rf"generated 2, .*failed 1, not sent {not_sent} ", out)
     assert "nothing published" in out and not (p / "dist").exists()
     assert journal(p) == {}, "nothing was accepted: nothing to collect"
 

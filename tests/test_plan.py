@@ -115,7 +115,7 @@ def test_a_changed_prompt_is_named_from_the_old_master(
     old_key = "f" * 64
     store(cache, old_key, logo, prompt="an old logo")  # the master the lock's entries came from
     plan = make_plan(project, jobs, cache, locked(logo, key=old_key))
-    assert summary(plan)[0] == ("logo", "generate", "prompt changed")
+    assert summary(plan)[0] == ("logo", "generate", 'prompt +"a" -"an old"')
 
 
 def test_an_output_in_the_lock_but_not_the_manifest_is_removed(
@@ -155,4 +155,4 @@ def test_local_placeholders_replaced_by_a_paid_provider_are_an_upgrade(
     store(cache, old_key, logo, provider="local")
     plan = make_plan(project, jobs, cache, locked(logo, key=old_key))
     assert plan.paid_replacements() == {}
-    assert summary(plan)[0] == ("logo", "generate", "provider changed")
+    assert summary(plan)[0] == ("logo", "generate", "provider local -> runware")

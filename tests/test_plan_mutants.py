@@ -20,13 +20,8 @@ from pipeline.cache import Cache, RecordMeta
 from pipeline.cli import main
 from pipeline.jobs import Fit, Job
 from pipeline.keys import derived_key
-from pipeline.plan import (
-    Plan,
-    describe_paid_replacements,
-    make_plan,
-    only_provider_differs,
-    paid_choices,
-)
+from pipeline.paid_words import describe_paid_replacements, paid_choices
+from pipeline.plan import Plan, make_plan, only_provider_differs
 from pipeline.project import Project
 from tests.conftest import assert_published_tree
 from tests.test_plan import MANIFEST, locked, store, summary
@@ -272,10 +267,10 @@ def test_a_locked_output_of_this_very_request_is_missing_from_cache_and_dist(
 @pytest.mark.parametrize(
     ("model", "spec", "reason"),
     [
-        ("recraft-v4-pro", {}, "model changed"),
+        ("recraft-v4-pro", {}, "model recraft-v4-pro -> recraft-v4"),
         (
             None, {"prompt": "old", "seed": 7, "width": 1, "height": 2},
-            "prompt changed, size changed, seed changed",
+            'prompt +"a logo" -"old", size 1x2 -> 1:1, seed 7 -> none',
         ),
         (None, {}, "request changed"),  # nothing the user wrote: e.g. a newer key schema
     ],
@@ -299,7 +294,7 @@ def test_a_size_added_to_a_changed_asset_is_explained_by_the_sizes_published_bef
     grown = load(project)[0]
     assert grown.key == logo.key and len(grown.outputs) == 3 and grown.outputs[0].path not in lock
     plan = make_plan(project, [grown], cache, lock)
-    assert summary(plan) == [("logo", "generate", "prompt changed")]
+    assert summary(plan) == [("logo", "generate", 'prompt +"a" -"an old"')]
 
 
 # --- against a real build: published, dist, and the proof for each ----------------------
@@ -401,7 +396,7 @@ def _change_prompt(kit: Project) -> None:
 def test_a_changed_prompt_is_named_from_index_json_when_the_cache_is_gone(kit: Project) -> None:
     _change_prompt(kit)
     shutil.rmtree(kit.cache_dir)
-    assert summary(plan_of(kit))[0] == ("logo", "generate", "prompt changed")
+    assert summary(plan_of(kit))[0] == ("logo", "generate", 'prompt +"new"')
 
 
 def test_a_changed_prompt_is_named_from_index_json_when_the_master_s_blob_is_gone(
@@ -409,4 +404,4 @@ def test_a_changed_prompt_is_named_from_index_json_when_the_master_s_blob_is_gon
 ) -> None:
     _change_prompt(kit)
     shutil.rmtree(kit.cache_dir / "blobs")  # the cache's index still lists the old master
-    assert summary(plan_of(kit))[0] == ("logo", "generate", "prompt changed")
+    assert summary(plan_of(kit))[0] == ("logo", "generate", 'prompt +"new"')

@@ -48,7 +48,7 @@ def test_a_plan_does_not_need_the_index_when_the_lock_is_vouched_for(
         index.write_bytes(saved)
     edit_colour(sample)
     reasons = {j["reason"] for j in run.json(sample, "plan")["jobs"] if j["status"] == "generate"}
-    assert reasons == {"colours changed"}, "the old request comes from the cached master"
+    assert reasons == {"colour deep-sea #0F3B4C -> #000001"}, "the old request: the cached master"
 
 
 def test_an_older_lock_checked_out_is_not_trusted(run: Run, sample: Path) -> None:
