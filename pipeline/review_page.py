@@ -267,8 +267,7 @@ def make_review(loaded: Loaded, cache: Cache) -> Path:
 
     the_plan = plan(loaded, cache)
     held = {p.job.key for p in the_plan.jobs if p.status == "held"}
-    # the candidates engine's Choice per job (candidates.py), where it has them
-    choices = {c.job.key: c for c in getattr(the_plan, "choices", None) or []}
+    choices = {c.job.key: c for c in the_plan.choices}  # the engine's word, per job
     manifest = loaded.manifest
     data = gather(
         loaded.project,

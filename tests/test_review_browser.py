@@ -5,23 +5,11 @@ keyboard reaches every button, and the layout never scrolls sideways."""
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
-import io
 import re
-import shlex
-import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageOps
 
-from pipeline.cache import Cache, RecordMeta
-from pipeline.keys import content_key
-from pipeline.lockfile import read_lock, write_lock
-from pipeline.project import Project
-from pipeline.selectors import selector_of
-from pipeline.workflow import load
 from tests.browser import (
     NARROW,
     WIDE,
@@ -32,97 +20,35 @@ from tests.browser import (
 )
 from tests.test_pages_browser import brandkit, build_sample
 
-# The fixture builds the sample three or four times (~25 s under load): CI runs these (`-m slow`);
+# The fixture builds the sample four times (~30 s under load): CI runs these (`-m slow`);
 # tests/test_review_page.py covers the data and the HTML in the default run.
 pytestmark = pytest.mark.slow
 
-# With the candidates engine (pipeline/candidates.py) the kit is driven by its own
-# commands; before it lands, the same states are written into the cache and lock by hand.
-ENGINE = importlib.util.find_spec("pipeline.candidates") is not None
-HERO = "hero@16:9"
-SOCIAL = "social[flavour=sencha,season=spring]@1:1"
-TRIO = HERO if ENGINE else SOCIAL  # a job with three candidates
-CHOSEN = 2 if ENGINE else 1  # its chosen candidate
-PICK = f"brandkit pick {shlex.quote(TRIO)} 3"
-APPROVED = "story@9:16" if ENGINE else SOCIAL  # a job whose chosen candidate is approved
-
-
-def seed_candidates(project: Project) -> None:
-    """Candidates 2 and 3 of one social job in the cache (variants of its master, as the
-    candidates engine stores them: by their own content keys), recorded in the lock with
-    candidate 1 chosen and approved."""
-    job = next(j for j in load(project, {}).jobs if selector_of(j) == SOCIAL)
-    lock = read_lock(project.lock)
-    with Cache(project.cache_dir) as cache:
-        master = cache.get(job.key)
-        assert master is not None
-        with Image.open(io.BytesIO(cache.read(master))) as im:
-            variants = [ImageOps.mirror(im), ImageOps.flip(im)]
-        for i, variant in enumerate(variants, 2):
-            out = io.BytesIO()
-            variant.save(out, "PNG")
-            meta = RecordMeta(master.width, master.height, "png", job.provider, job.model)
-            cache.put(content_key(job.provider, job.model, job.spec, i), out.getvalue(), meta)
-    mine = {o.path for o in job.outputs}
-    write_lock(
-        project.lock,
-        {
-            p: dataclasses.replace(e, candidates=3, approved_key=job.key) if p in mine else e
-            for p, e in lock.items()
-        },
-    )
-
-
-def approve_hero(project: Project) -> None:
-    lock = read_lock(project.lock)
-    write_lock(
-        project.lock,
-        {
-            p: dataclasses.replace(e, approved_key=e.key) if p.startswith("hero/") else e
-            for p, e in lock.items()
-        },
-    )
-
-
-def prepay(root: Path, manifest_text: str) -> None:
-    """Pay for the masters `manifest_text` needs, as a build with held jobs does, leaving
-    the kit's lock and dist as they are: built in a copy, masters copied to this cache."""
-    scratch = root.parent / "scratch"
-    shutil.copytree(root, scratch, ignore=shutil.ignore_patterns("dist", "brandkit.lock"))
-    (scratch / "brandkit.yaml").write_text(manifest_text, "utf-8")
-    brandkit(scratch, "build")
-    there = Project.at(scratch)
-    with Cache(there.cache_dir) as source, Cache(Project.at(root).cache_dir) as cache:
-        for job in load(there, {}).jobs:
-            record = source.get(job.key)
-            if record is not None and cache.get(job.key) is None:
-                cache.put(job.key, source.read(record), record)
+HERO = "hero@16:9"  # three candidates, candidate 2 picked, held
+CHOSEN = 2
+PICK = f"brandkit pick {HERO} 3"
+APPROVED = "story@9:16"  # its chosen candidate approved
 
 
 @pytest.fixture(scope="module")
 def review_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample kit published twice (the story changed in v0002), then: candidates for
-    one social job, hero approved and its prompt changed (held), the email banner's motif
-    changed (changed), a new asset (new); `brandkit review` in its own process."""
+    """The sample kit published twice (the story changed in v0002), then through the real
+    commands: hero with 3 candidates and the story approved; hero's prompt changed and
+    built (held: 3 new candidates each, the approved images stay live; candidate 2 of one
+    picked); the email banner's motif changed (changed); a new asset (new). `brandkit
+    review` in its own process."""
     root = build_sample(tmp_path_factory.mktemp("review") / "sample")
     manifest = root / "brandkit.yaml"
     text = manifest.read_text("utf-8")
     kettle = ("a glass teapot on a driftwood", "a copper kettle on a slate")
-    if ENGINE:  # hero: 3 candidates, approved, then held with candidate 2 picked
-        text = text.replace("    template: hero\n", "    template: hero\n    candidates: 3\n", 1)
-        manifest.write_text(text, "utf-8")
-        brandkit(root, "build")
-        brandkit(root, "approve", "hero", "story")
-        text = text.replace(*kettle)
-        manifest.write_text(text, "utf-8")
-        brandkit(root, "build")  # held: pays for the new candidates, the approved stay live
-        brandkit(root, "pick", HERO, str(CHOSEN))
-    else:
-        project = Project.at(root)
-        seed_candidates(project)
-        approve_hero(project)
-        text = text.replace(*kettle)
-        prepay(root, text)  # the held hero's new candidates are paid for; nothing else
+    text = text.replace("    template: hero\n", "    template: hero\n    candidates: 3\n", 1)
+    manifest.write_text(text, "utf-8")
+    brandkit(root, "build")
+    brandkit(root, "approve", "hero", "story")
+    text = text.replace(*kettle)
+    manifest.write_text(text, "utf-8")
+    brandkit(root, "build")  # held: pays for the new candidates, the approved stay live
+    brandkit(root, "pick", HERO, str(CHOSEN))
     text = text.replace("a line of gentle waves", "<b>waves</b> & 'gulls'")
     text += '\n  coaster:\n    prompt: "a round coaster, <script>alert(1)</script>"\n'
     text += '    sizes: ["1:1"]\n'
@@ -179,10 +105,10 @@ def test_candidates_sit_side_by_side_at_their_true_aspect_ratio_with_marks_in_wo
     page, _ = browser.open(review_page)
     try:
         all_images_loaded(page)
-        card = page.locator("article", has=page.locator(f".sel:text-is('{TRIO}')"))
+        card = page.locator("article", has=page.locator(f".sel:text-is('{HERO}')"))
         figures = card.locator("figure")
         n = figures.count()
-        assert n == (4 if ENGINE else 3), "three candidates (and the approved image if held)"
+        assert n == 4, "three candidates and the approved image, still live"
         captions = [figures.nth(i).locator("figcaption").inner_text() for i in range(3)]
         assert [("chosen" in c) for c in captions] == [i + 1 == CHOSEN for i in range(3)]
         assert len({round(figures.nth(i).bounding_box()["y"]) for i in range(n)}) == 1, (
