@@ -285,9 +285,9 @@ class _Planner:
             return False, None
         indexed: IndexEntry | None = None
         if not (self.vouched and entry.size is not None):
-            indexed = self.previous.get(target.path)
-            if indexed is None or indexed.sha256 != entry.sha256:
-                return False, None
+            indexed = self.previous.get(target.path)  # same bytes and the same source: a text
+            if indexed is None or (indexed.sha256, indexed.key) != (entry.sha256, entry.key):
+                return False, None  # output's bytes may outlive a change of its master
         # Its bytes, not only its size: a file edited by hand is not what the lock says.
         # (Remembered by stat, so an unchanged tree costs an lstat per output.)
         if self.cache.hashes.sha256(f"{self.latest}/{target.path}") != entry.sha256:

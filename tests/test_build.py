@@ -28,7 +28,7 @@ def statuses(run: Run, project: Path) -> dict[str, set[str]]:
 def test_build_twice_second_is_a_no_op(run: Run, sample: Path) -> None:
     code, out, err = run(sample, "build")
     assert code == 0, err
-    assert generated(out) == 18
+    assert generated(out) == 20
     assert "published dist/v0001" in out
     assert (sample / "dist" / "latest").resolve().name == "v0001"
 
@@ -45,7 +45,7 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
     latest = sample / "dist" / "latest"
     index = json.loads((latest / "index.json").read_text())
     lock = read_lock(sample / "brandkit.lock")
-    assert len(index["outputs"]) == len(lock) == 24
+    assert len(index["outputs"]) == len(lock) == 38
     for o in index["outputs"]:
         assert {
             "path",
@@ -198,7 +198,7 @@ def test_force_regenerates_everything_and_publishes_when_bytes_differ(
 def test_dry_run_writes_nothing(run: Run, sample: Path) -> None:
     code, out, _ = run(sample, "build", "--dry-run")
     assert code == 0
-    assert "18 jobs: 18 to generate" in out
+    assert "20 jobs: 20 to generate" in out
     assert not (sample / "dist").exists()
     assert not (sample / "brandkit.lock").exists()
 
@@ -211,7 +211,7 @@ def test_only_builds_a_subset_and_keeps_the_rest(run: Run, sample: Path) -> None
     code, out, _ = run(sample, "build", "--only", "app-*")
     assert (code, generated(out)) == (0, 1)
     index = json.loads((sample / "dist" / "latest" / "index.json").read_text())
-    assert len(index["outputs"]) == 24
+    assert len(index["outputs"]) == 38
     assert run(sample, "status", "--check")[0] == 1  # the others are still stale
 
 
@@ -219,7 +219,8 @@ def test_removed_asset_is_planned_as_remove_and_dropped(run: Run, sample: Path) 
     run(sample, "build")
     manifest = sample / "brandkit.yaml"
     text = manifest.read_text()
-    manifest.write_text(text[: text.index("  story:")])
+    story = text[text.index("  story:") : text.index("  # A vector master")]
+    manifest.write_text(text.replace(story, ""))
     plan = run.json(sample, "plan")
     assert plan["removed"] == ["story/story-9x16.webp"]
     code, out, _ = run(sample, "build")
@@ -244,7 +245,7 @@ def test_plan_json_shape(run: Run, sample: Path) -> None:
     }
     assert job["status"] == "generate" and job["reason"] == "new"
     assert plan["summary"]["estimated_cost_usd"] == 0.0
-    assert plan["summary"]["jobs"] == 18
+    assert plan["summary"]["jobs"] == 20
 
 
 def test_versions_and_gc(run: Run, sample: Path) -> None:
@@ -285,7 +286,7 @@ def test_validate_reports_all_errors_without_traceback(run: Run, sample: Path) -
 def test_validate_ok(run: Run, sample: Path) -> None:
     code, out, _ = run(sample, "validate")
     assert code == 0
-    assert out == "brandkit.yaml: ok (5 assets, 18 generations, 24 outputs)\n"
+    assert out == "brandkit.yaml: ok (7 assets, 20 generations, 38 outputs)\n"
 
 
 def test_missing_manifest_and_usage_errors(run: Run, tmp_path: Path) -> None:

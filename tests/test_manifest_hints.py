@@ -12,7 +12,10 @@ import pytest
 from tests.conftest import Run, write_manifest
 
 ASSET = 'assets:\n  a:\n    prompt: "a hero"\n    sizes: ["1:1"]\n'
-ALIASES = "recraft-v4, recraft-v4-pro, recraft-v4.1, recraft-v4.1-pro"
+ALIASES = (
+    "recraft-v4, recraft-v4-pro, recraft-v4.1, recraft-v4.1-pro, recraft-v4-vector, "
+    "recraft-v4-pro-vector, recraft-v4.1-vector, recraft-v4.1-pro-vector"
+)
 
 
 def validate(run: Run, tmp_path: Path, text: str) -> tuple[int, list[str]]:

@@ -70,7 +70,7 @@ def test_a_shorter_prefix_is_an_asset_name_not_a_key(jobs: list[Job]) -> None:
     with pytest.raises(SelectorError) as caught:
         select(parse_selector(jobs[0].key[:7]), jobs)
     assert caught.value.exit_code == 2
-    assert "assets: app-icon, email-banner, hero, social, story" in str(caught.value)
+    assert "assets: app-icon, email-banner, favicon, hero, logo, social, story" in str(caught.value)
 
 
 def test_no_match_says_what_exists_for_that_asset(jobs: list[Job]) -> None:
