@@ -387,3 +387,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     exit_now(main())
+
+
+cli.add_command(commands.review)  # (apart from the others: branches add commands above)

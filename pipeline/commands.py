@@ -196,3 +196,21 @@ def _load(c: Context) -> Loaded:
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
     return loaded
+
+
+@click.command()
+@click.option("--open", "open_it", is_flag=True, help="Open the page in the system browser.")
+@click.pass_obj
+def review(c: Context, open_it: bool) -> None:
+    """Write dist/review.html: every job's candidates, and the pick/approve commands."""
+    from .cache import Cache
+    from .review_page import make_review
+
+    loaded = _load(c)
+    with Cache(c.project.cache_dir) as cache:
+        page = make_review(loaded, cache)
+    here = os.path.abspath(".")
+    shown = os.path.relpath(page) if str(page).startswith(here + os.sep) else str(page)
+    click.echo(shown)
+    if open_it:
+        click.launch(page.as_uri())

@@ -181,7 +181,8 @@ def _write_version(
             hashes.remember(staging / path, sha)
         index = _index(manifest, version, outputs)
         atomic_write(staging / "index.json", index_json(index).encode())
-        atomic_write(staging / "index.html", render_contact_sheet(index, manifest).encode())
+        sheet = render_contact_sheet(index, manifest, previous)  # badges: changed since
+        atomic_write(staging / "index.html", sheet.encode())
         os.rename(staging, project.dist / version)
         fsync_dir(project.dist)
     except BaseException:

@@ -70,6 +70,8 @@ class Browser:
         if clipboard:
             context.grant_permissions(["clipboard-read", "clipboard-write"])
         page = context.new_page()
+        if not clipboard:  # Chromium lets a page write by default: deny it, as a policy may
+            deny_clipboard(context, page)
         report = PageReport()
         errors, failed, remote = report.console_errors, report.failed, report.remote
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -78,6 +80,18 @@ class Browser:
         page.on("request", lambda r: None if r.url.startswith(LOCAL) else remote.append(r.url))
         page.goto(path.as_uri(), wait_until="load")
         return page, report
+
+
+def deny_clipboard(context: Any, page: Any) -> None:
+    """Clipboard access denied in this context (CDP Browser.setPermission): writeText and
+    readText reject with NotAllowedError, as where a user or a policy refuses it."""
+    cdp = context.new_cdp_session(page)
+    context_id = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
+    for name in ("clipboard-read", "clipboard-write"):
+        cdp.send(
+            "Browser.setPermission",
+            {"permission": {"name": name}, "setting": "denied", "browserContextId": context_id},
+        )
 
 
 @pytest.fixture(scope="module")

@@ -222,6 +222,7 @@ STAGES = [
         },
     ),
     ("publish", {"pipeline.publish", "pipeline.history", "pipeline.output_log"}),
+    ("review", {"pipeline.review_data", "pipeline.review_page"}),
 ]
 
 
