@@ -12,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import click
 import pytest
 
 from pipeline import fastpath
@@ -270,11 +271,14 @@ def test_every_flag_in_the_readme_command_table_is_one_the_command_takes() -> No
         for usage in re.findall(r"`([a-z]+(?: [^`]*)?)`", row.split("|")[1]):
             name, *words = usage.split()
             command = cli.commands[name]
+            if isinstance(command, click.Group) and words:  # `cache status --json`
+                command = command.commands[words[0]]
             flags = {f for p in command.params for f in (*p.opts, *p.secondary_opts)}
             for flag in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words)):
                 assert flag in flags, f"README: `{name} {flag}`, but {name} takes {sorted(flags)}"
             seen.add(name)
     assert {"init", "schema", "validate", "status", "versions", "diff", "gc"} <= seen
+    assert {"pick", "approve", "unapprove", "review", "cache"} <= seen
 
 
 # -- output names: a ratio that does not read as a pixel size -----------------------------------
