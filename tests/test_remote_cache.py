@@ -356,6 +356,7 @@ def test_cache_push_uploads_what_the_remote_lacks_and_status_counts_it(
     a = project(tmp_path, "runware")
     assert run(a, "build")[0] == 0
     status = run.json(a, "cache", "status")
+    check_status_schema(status)
     assert status["reachable"] is True and status["read_only"] is True
     assert status["counts"] == {"needed": JOBS, "local": JOBS, "remote": 0, "missing": 0}
     monkeypatch.delenv("BRANDKIT_REMOTE_READ_ONLY")
@@ -375,12 +376,22 @@ def test_cache_commands_without_a_remote_or_with_a_dead_one(
     monkeypatch.setenv("BRANDKIT_REMOTE_TIMEOUT", "1")
     code, out, err = run(a, "cache", "status", "--json")
     assert code == 1 and json.loads(out)["reachable"] is False
+    check_status_schema(json.loads(out))
     code, out, err = run(a, "cache", "pull")
     assert code == 1
     monkeypatch.delenv("BRANDKIT_REMOTE")
     code, out, err = run(a, "cache", "pull")
     assert code == 1 and err.startswith("error: no remote cache is configured")
     assert json.loads(run(a, "cache", "status", "--json")[1])["configured"] is False
+    check_status_schema(json.loads(run(a, "cache", "status", "--json")[1]))
+
+
+def check_status_schema(data: dict) -> None:
+    """`cache status --json` keeps the documented shape (schemas/cache-status.schema.json)."""
+    import jsonschema
+
+    schema = json.loads((ROOT / "schemas" / "cache-status.schema.json").read_text("utf-8"))
+    jsonschema.validate(data, schema)
 
 
 def test_a_bad_remote_setting_is_one_line_naming_it(
