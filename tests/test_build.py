@@ -89,7 +89,7 @@ def test_formatting_comments_and_order_change_no_key(run: Run, sample: Path) -> 
     )
     manifest.write_text("# leading comment\n" + text)
     assert statuses(run, sample) == {
-        "reuse": {"hero", "social", "app-icon", "email-banner", "story"}
+        "reuse": {"hero", "social", "app-icon", "email-banner", "story", "logo", "favicon"}
     }
     assert run(sample, "status", "--check")[0] == 0
 
@@ -104,7 +104,7 @@ def test_changing_one_colour_regenerates_exactly_the_jobs_that_use_it(
     manifest.write_text(manifest.read_text().replace('coral: "#E07A5F"', 'coral: "#D06A4F"'))
     assert statuses(run, sample) == {
         "generate": {"email-banner"},
-        "reuse": {"hero", "social", "app-icon", "story"},
+        "reuse": {"hero", "social", "app-icon", "story", "logo", "favicon"},
     }
     (job,) = [j for j in run.json(sample, "plan")["jobs"] if j["status"] == "generate"]
     assert job["reason"] == "colour coral #E07A5F -> #D06A4F"
@@ -114,7 +114,7 @@ def test_changing_one_colour_regenerates_exactly_the_jobs_that_use_it(
     manifest.write_text(manifest.read_text().replace('kelp: "#4F7A5A"', 'kelp: "#3F6A4A"'))
     plan = statuses(run, sample)
     assert plan["generate"] == {"hero", "social", "story", "email-banner"}
-    assert plan["reuse"] == {"app-icon"}
+    assert plan["reuse"] == {"app-icon", "logo", "favicon"}  # palettes of their own
 
     code, out, _ = run(sample, "build")
     assert code == 0
@@ -146,7 +146,7 @@ def test_lost_cache_is_reseeded_from_dist_and_lock(run: Run, sample: Path) -> No
     run(sample, "build")
     shutil.rmtree(sample / ".brandkit")
     assert statuses(run, sample) == {
-        "reuse": {"hero", "social", "app-icon", "email-banner", "story"}
+        "reuse": {"hero", "social", "app-icon", "email-banner", "story", "logo", "favicon"}
     }
     code, out, _ = run(sample, "build")
     assert code == 0
