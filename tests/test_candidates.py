@@ -3,12 +3,13 @@ approval"), with the priced Runware emulator: paid counts come from the emulator
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from tests.conftest import Run, write_manifest
 from tests.emulator import Emulator
+from tests.test_paid_work import latest
+from tests.test_paid_work import lock_entries as lock
 
 
 def manifest(
@@ -29,18 +30,6 @@ def kit(tmp_path: Path, **kw: object) -> Path:
     return tmp_path / "p"
 
 
-def lock(p: Path) -> dict[str, dict]:
-    lines = (p / "brandkit.lock").read_text("utf-8").splitlines()[1:]
-    return {e["path"]: e for e in map(json.loads, filter(None, lines))}
-
-
-def latest(p: Path) -> dict[str, str]:
-    root = (p / "dist" / "latest").resolve()
-    return {
-        f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-        for f in sorted(root.rglob("*"))
-        if f.is_file() and not f.name.startswith("index.")
-    }
 
 
 def hero_lines(p: Path) -> dict[str, dict]:
