@@ -85,7 +85,10 @@ def test_a_renamed_output_is_planned_as_a_move_not_a_removal(tmp_path: Path) -> 
 
 def test_a_changed_pad_recuts_a_contained_output_from_the_cached_master(tmp_path: Path) -> None:
     project = built(tmp_path)
-    assert {jp.status for jp in plan_of(project).jobs} == {"reuse"}, "as built"
+    as_built = plan_of(project)
+    assert {jp.status for jp in as_built.jobs} == {"reuse"}, "as built"
+    (logo,) = by_asset(as_built)["logo"]
+    assert {o.source for o in logo.outputs} == {"published"}, "dist holds the cut the lock names"
     plan = plan_of(project, ("pad: paper", "pad: ink"))
     (logo,) = by_asset(plan)["logo"]
     assert logo.status == "derive", "the master is the same; its outputs are cut again"
