@@ -23,6 +23,7 @@ import pytest
 from pipeline import __version__, workflow
 from pipeline import publish as publish_module
 from pipeline.cache import Cache, RecordMeta
+from pipeline.cli import main as cli_main
 from pipeline.errors import BrandkitError
 from pipeline.fsutil import FileHashes
 from pipeline.lockfile import lock_digest, read_lock
@@ -30,6 +31,7 @@ from pipeline.plan import Plan, cache_key_for, make_plan
 from pipeline.project import Project
 from pipeline.publish import index_json, publish
 from pipeline.results import Outcome
+from tests.test_plan_changes import built
 
 # `mark` is written three folders deep (`out:`), so publishing it makes its folders.
 MANIFEST = """\
@@ -541,3 +543,17 @@ def test_a_changed_build_does_not_warn_of_outputs_edited_by_hand(
     changed = new_logo(project, cache)
     assert publish(project, changed.manifest, *planned(changed, cache), cache).version == "v0002"
     assert warnings == []
+
+
+def test_a_new_version_s_contact_sheet_badges_what_changed_since_the_one_before(
+    tmp_path: Path,
+) -> None:
+    """publish hands the previous version to the sheet: the badge needs it (issue 15)."""
+    project = built(tmp_path)
+    manifest = project.root / "brandkit.yaml"
+    manifest.write_text(manifest.read_text().replace('palette: [paper]}', 'palette: [ink]}'))
+    assert cli_main(["-C", str(tmp_path), "build"]) == 0
+    sheet = (project.root / "dist" / "v0002" / "index.html").read_text()
+    assert sheet.count("since v0001") == 1 and "changed since v0001" in sheet
+    first = (project.root / "dist" / "v0001" / "index.html").read_text()
+    assert "since" not in first.split("<h2", 1)[1], "the first version badges nothing"
