@@ -209,6 +209,7 @@ def test_pixeldojo_accepts_every_completed_shape(
     assert remote.paid_by_provider["pixeldojo"] == 3
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_pixeldojo_polls_are_paced_across_the_build(
     run: Run, tmp_path: Path, remote: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -165,6 +165,7 @@ def test_a_trickling_answer_ends_at_the_deadline(
     nothing_kept(p)
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_trickling_headers_of_a_poll_end_at_the_deadline(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
@@ -178,6 +179,7 @@ def test_trickling_headers_of_a_poll_end_at_the_deadline(
     nothing_kept(p)
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_a_trickling_download_ends_at_the_deadline_and_is_collected_later(
     run: Run, tmp_path: Path, remote: Emulator
 ) -> None:
@@ -195,6 +197,7 @@ def test_a_trickling_download_ends_at_the_deadline_and_is_collected_later(
     assert remote.paid_by_provider["runware"] == 1
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_ctrl_c_waits_for_a_trickling_paid_answer_no_longer_than_its_deadline(
     tmp_path: Path, remote: Emulator
 ) -> None:

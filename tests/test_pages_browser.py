@@ -58,6 +58,10 @@ def build_sample(dest: Path) -> Path:
     return dest
 
 
+# A browser start and a sample build: seconds. CI runs them (pytest -m slow).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def built_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sample(tmp_path_factory.mktemp("sheet") / "sample")

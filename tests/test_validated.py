@@ -29,6 +29,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_the_same_text_is_not_validated_again(
     run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,6 +59,7 @@ def test_an_edit_is_validated_and_a_bad_one_never_remembered(
     assert calls == []
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_a_schema_change_means_validating_again(
     run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,6 +71,7 @@ def test_a_schema_change_means_validating_again(
     assert calls == [1]
 
 
+@pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_a_verdict_for_other_code_is_not_trusted(
     run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
