@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -44,6 +45,11 @@ PROVIDER_ENV = (
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test may touch real state or the network: no keys, no inherited overrides."""
+    isolate(monkeypatch, tmp_path)
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Clear every provider key and brandkit override from the environment."""
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     for name in ("RUNWARE", "CLOUDFLARE", "PIXELDOJO", "RECRAFT"):
@@ -62,6 +68,31 @@ def sample(tmp_path: Path) -> Path:
     shutil.copytree(
         SAMPLE, dest, ignore=shutil.ignore_patterns(".brandkit", "dist", "brandkit.lock")
     )
+    return dest
+
+
+@pytest.fixture(scope="session")
+def _built_sample_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sample-project/ built once per test process with `local` (20 jobs, ~2 s)."""
+    dest = tmp_path_factory.mktemp("built") / "sample"
+    shutil.copytree(
+        SAMPLE, dest, ignore=shutil.ignore_patterns(".brandkit", "dist", "brandkit.lock")
+    )
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, dest.parent)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert main(["-C", str(dest), "build"]) == 0
+    assert_published_tree(dest)
+    return dest
+
+
+@pytest.fixture
+def built_sample(_built_sample_once: Path, tmp_path: Path) -> Path:
+    """A copy of sample-project/ as its first build left it: dist/v0001, the lock and the
+    cache. For tests whose subject is what comes after a build; the first build itself is
+    tested from scratch (test_build.py). A copy has new inodes, so no stamp vouches for it."""
+    dest = tmp_path / "sample"
+    shutil.copytree(_built_sample_once, dest, symlinks=True)
     return dest
 
 

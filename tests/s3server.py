@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.emulator.foreign import POLL_INTERVAL
+
 REGION = "us-east-1"
 
 
@@ -133,7 +135,9 @@ class Proxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(POLL_INTERVAL,), daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:

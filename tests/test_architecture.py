@@ -201,7 +201,10 @@ STAGES = [
     (
         "plan",
         {
-            "pipeline.plan", "pipeline.approval", "pipeline.paid_words", "pipeline.reasons",
+            "pipeline.plan",
+            "pipeline.approval",
+            "pipeline.paid_words",
+            "pipeline.reasons",
             "pipeline.moves",
         },
     ),

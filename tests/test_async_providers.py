@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import Run, journal, project, write_manifest
 from tests.emulator import Emulator
+from tests.emulator.foreign import POLL_INTERVAL
 from tests.test_polling import runware_polls, runware_submits
 
 ONE_AT_A_TIME = "providers:\n  runware: {concurrency: 1}\n"
@@ -283,7 +284,7 @@ def test_a_foreign_status_url_never_receives_the_key(
         seen: ClassVar[list[dict[str, str]]] = []
 
     foreign = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=foreign.serve_forever, kwargs={"poll_interval": 0.05})
+    thread = threading.Thread(target=foreign.serve_forever, kwargs={"poll_interval": POLL_INTERVAL})
     thread.start()
     try:
         host, port = foreign.server_address[:2]

@@ -40,11 +40,10 @@ def test_build_twice_second_is_a_no_op(run: Run, sample: Path) -> None:
     assert run(sample, "status", "--check")[0] == 0
 
 
-def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    latest = sample / "dist" / "latest"
+def test_published_tree_index_and_lock(run: Run, built_sample: Path) -> None:
+    latest = built_sample / "dist" / "latest"
     index = json.loads((latest / "index.json").read_text())
-    lock = read_lock(sample / "brandkit.lock")
+    lock = read_lock(built_sample / "brandkit.lock")
     assert len(index["outputs"]) == len(lock) == 38
     for o in index["outputs"]:
         assert {
@@ -66,7 +65,7 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
     banner = latest / "email-banner" / "email-banner-600x200.jpg"
     assert banner.read_bytes()[:3] == b"\xff\xd8\xff"
     assert "<img src='hero/hero-16x9.png'" in (latest / "index.html").read_text()
-    lines = [line for line in (sample / "brandkit.lock").read_text().splitlines() if line]
+    lines = [line for line in (built_sample / "brandkit.lock").read_text().splitlines() if line]
     assert lines[1:] == sorted(lines[1:]), "one line per output, sorted by path"
     index_lines = (latest / "index.json").read_text().splitlines()
     for o in index["outputs"]:  # a version-to-version diff shows each changed output
@@ -75,9 +74,8 @@ def test_published_tree_index_and_lock(run: Run, sample: Path) -> None:
 
 
 @pytest.mark.slow
-def test_formatting_comments_and_order_change_no_key(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    manifest = sample / "brandkit.yaml"
+def test_formatting_comments_and_order_change_no_key(run: Run, built_sample: Path) -> None:
+    manifest = built_sample / "brandkit.yaml"
     text = manifest.read_text()
     # reorder two assets, add comments, reflow a mapping into flow style
     story = text[text.index("  story:") :]
@@ -88,53 +86,51 @@ def test_formatting_comments_and_order_change_no_key(run: Run, sample: Path) -> 
         "providers: {local: {concurrency: 2}}  # inline now",
     )
     manifest.write_text("# leading comment\n" + text)
-    assert statuses(run, sample) == {
+    assert statuses(run, built_sample) == {
         "reuse": {"hero", "social", "app-icon", "email-banner", "story", "logo", "favicon"}
     }
-    assert run(sample, "status", "--check")[0] == 0
+    assert run(built_sample, "status", "--check")[0] == 0
 
 
 @pytest.mark.slow
 def test_changing_one_colour_regenerates_exactly_the_jobs_that_use_it(
-    run: Run, sample: Path
+    run: Run, built_sample: Path
 ) -> None:
-    run(sample, "build")
-    manifest = sample / "brandkit.yaml"
+    manifest = built_sample / "brandkit.yaml"
     # coral is only in email-banner's palette
     manifest.write_text(manifest.read_text().replace('coral: "#E07A5F"', 'coral: "#D06A4F"'))
-    assert statuses(run, sample) == {
+    assert statuses(run, built_sample) == {
         "generate": {"email-banner"},
         "reuse": {"hero", "social", "app-icon", "story", "logo", "favicon"},
     }
-    (job,) = [j for j in run.json(sample, "plan")["jobs"] if j["status"] == "generate"]
+    (job,) = [j for j in run.json(built_sample, "plan")["jobs"] if j["status"] == "generate"]
     assert job["reason"] == "colour coral #E07A5F -> #D06A4F"
-    assert run(sample, "status", "--check")[0] == 1
+    assert run(built_sample, "status", "--check")[0] == 1
 
     # kelp is in the default palette: every asset without a palette of its own
     manifest.write_text(manifest.read_text().replace('kelp: "#4F7A5A"', 'kelp: "#3F6A4A"'))
-    plan = statuses(run, sample)
+    plan = statuses(run, built_sample)
     assert plan["generate"] == {"hero", "social", "story", "email-banner"}
     assert plan["reuse"] == {"app-icon", "logo", "favicon"}  # palettes of their own
 
-    code, out, _ = run(sample, "build")
+    code, out, _ = run(built_sample, "build")
     assert code == 0
     assert generated(out) == 1 + 3 + 12 + 1  # email-banner, hero, social, story
     assert "published dist/v0002" in out
-    assert run(sample, "status", "--check")[0] == 0
-    code, out, _ = run(sample, "diff")
+    assert run(built_sample, "status", "--check")[0] == 0
+    code, out, _ = run(built_sample, "diff")
     assert out.splitlines()[0] == "v0001 -> v0002: 0 added, 18 changed, 0 removed"
 
 
 @pytest.mark.slow
-def test_reasons_for_prompt_and_size_changes(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    manifest = sample / "brandkit.yaml"
+def test_reasons_for_prompt_and_size_changes(run: Run, built_sample: Path) -> None:
+    manifest = built_sample / "brandkit.yaml"
     text = manifest.read_text().replace("loose-leaf tea spilling", "loose-leaf tea pouring")
     text = text.replace("model: recraft-v4-pro", "model: recraft-v4")
     manifest.write_text(text)
     reasons = {
         (j["asset"], j["reason"])
-        for j in run.json(sample, "plan")["jobs"]
+        for j in run.json(built_sample, "plan")["jobs"]
         if j["status"] == "generate"
     }
     assert ("story", 'prompt +"pouring" -"spilling"') in reasons
@@ -142,31 +138,29 @@ def test_reasons_for_prompt_and_size_changes(run: Run, sample: Path) -> None:
 
 
 @pytest.mark.slow
-def test_lost_cache_is_reseeded_from_dist_and_lock(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    shutil.rmtree(sample / ".brandkit")
-    assert statuses(run, sample) == {
+def test_lost_cache_is_reseeded_from_dist_and_lock(run: Run, built_sample: Path) -> None:
+    shutil.rmtree(built_sample / ".brandkit")
+    assert statuses(run, built_sample) == {
         "reuse": {"hero", "social", "app-icon", "email-banner", "story", "logo", "favicon"}
     }
-    code, out, _ = run(sample, "build")
+    code, out, _ = run(built_sample, "build")
     assert code == 0
     assert generated(out) == 0
     assert "no changes, no new version" in out
     # the cache is whole again: a second loss of dist is still free
-    shutil.rmtree(sample / "dist")
-    code, out, _ = run(sample, "build")
+    shutil.rmtree(built_sample / "dist")
+    code, out, _ = run(built_sample, "build")
     assert (code, generated(out)) == (0, 0)
     assert "published dist/v0001" in out
 
 
-def test_tampered_output_is_not_trusted(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    shutil.rmtree(sample / ".brandkit")
-    target = (sample / "dist" / "latest" / "story" / "story-9x16.webp").resolve()
+def test_tampered_output_is_not_trusted(run: Run, built_sample: Path) -> None:
+    shutil.rmtree(built_sample / ".brandkit")
+    target = (built_sample / "dist" / "latest" / "story" / "story-9x16.webp").resolve()
     target.chmod(0o644)
     target.write_bytes(b"not the image")
-    assert statuses(run, sample)["generate"] == {"story"}
-    assert run(sample, "status", "--check")[0] == 1
+    assert statuses(run, built_sample)["generate"] == {"story"}
+    assert run(built_sample, "status", "--check")[0] == 1
 
 
 def test_exact_sizes_of_one_ratio_cost_one_generation(run: Run, tmp_path: Path) -> None:
@@ -186,10 +180,9 @@ def test_exact_sizes_of_one_ratio_cost_one_generation(run: Run, tmp_path: Path) 
 
 @pytest.mark.slow
 def test_force_regenerates_everything_and_publishes_when_bytes_differ(
-    run: Run, sample: Path
+    run: Run, built_sample: Path
 ) -> None:
-    run(sample, "build")
-    code, out, _ = run(sample, "build", "--force", "--only", "story")
+    code, out, _ = run(built_sample, "build", "--force", "--only", "story")
     assert (code, generated(out)) == (0, 1)
     # the local provider is deterministic: same bytes, so no new version
     assert "no changes, no new version" in out
@@ -204,29 +197,27 @@ def test_dry_run_writes_nothing(run: Run, sample: Path) -> None:
 
 
 @pytest.mark.slow
-def test_only_builds_a_subset_and_keeps_the_rest(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    manifest = sample / "brandkit.yaml"
+def test_only_builds_a_subset_and_keeps_the_rest(run: Run, built_sample: Path) -> None:
+    manifest = built_sample / "brandkit.yaml"
     manifest.write_text(manifest.read_text().replace("#0F3B4C", "#0F3B4D"))
-    code, out, _ = run(sample, "build", "--only", "app-*")
+    code, out, _ = run(built_sample, "build", "--only", "app-*")
     assert (code, generated(out)) == (0, 1)
-    index = json.loads((sample / "dist" / "latest" / "index.json").read_text())
+    index = json.loads((built_sample / "dist" / "latest" / "index.json").read_text())
     assert len(index["outputs"]) == 38
-    assert run(sample, "status", "--check")[0] == 1  # the others are still stale
+    assert run(built_sample, "status", "--check")[0] == 1  # the others are still stale
 
 
-def test_removed_asset_is_planned_as_remove_and_dropped(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    manifest = sample / "brandkit.yaml"
+def test_removed_asset_is_planned_as_remove_and_dropped(run: Run, built_sample: Path) -> None:
+    manifest = built_sample / "brandkit.yaml"
     text = manifest.read_text()
     story = text[text.index("  story:") : text.index("  # A vector master")]
     manifest.write_text(text.replace(story, ""))
-    plan = run.json(sample, "plan")
+    plan = run.json(built_sample, "plan")
     assert plan["removed"] == ["story/story-9x16.webp"]
-    code, out, _ = run(sample, "build")
+    code, out, _ = run(built_sample, "build")
     assert code == 0 and "published dist/v0002" in out
-    assert "story/story-9x16.webp" not in read_lock(sample / "brandkit.lock")
-    last = run(sample, "diff", "v1", "v2")[1].splitlines()[-1]
+    assert "story/story-9x16.webp" not in read_lock(built_sample / "brandkit.lock")
+    last = run(built_sample, "diff", "v1", "v2")[1].splitlines()[-1]
     assert last.startswith("- story/story-9x16.webp  key ") and ", 768x1344, " in last
 
 
@@ -248,19 +239,18 @@ def test_plan_json_shape(run: Run, sample: Path) -> None:
     assert plan["summary"]["jobs"] == 20
 
 
-def test_versions_and_gc(run: Run, sample: Path) -> None:
-    run(sample, "build")
-    manifest = sample / "brandkit.yaml"
+def test_versions_and_gc(run: Run, built_sample: Path) -> None:
+    manifest = built_sample / "brandkit.yaml"
     for new in ("#E07A60", "#E07A61", "#E07A62"):
         manifest.write_text(re.sub(r'coral: "#\w+"', f'coral: "{new}"', manifest.read_text()))
-        assert "published" in run(sample, "build")[1]
-    code, out, _ = run(sample, "versions")
+        assert "published" in run(built_sample, "build")[1]
+    code, out, _ = run(built_sample, "versions")
     assert out.count("outputs") == 4 and out.splitlines()[-1].endswith("<- latest")
-    code, out, _ = run(sample, "gc", "-y", "--keep", "2")
+    code, out, _ = run(built_sample, "gc", "-y", "--keep", "2")
     assert code == 0 and out.startswith("removed 2 version(s)")
-    assert sorted(p.name for p in (sample / "dist").glob("v*")) == ["v0003", "v0004"]
-    assert run(sample, "status", "--check")[0] == 0
-    code, out, _ = run(sample, "build")
+    assert sorted(p.name for p in (built_sample / "dist").glob("v*")) == ["v0003", "v0004"]
+    assert run(built_sample, "status", "--check")[0] == 0
+    code, out, _ = run(built_sample, "build")
     assert generated(out) == 0
 
 

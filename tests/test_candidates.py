@@ -30,8 +30,6 @@ def kit(tmp_path: Path, **kw: object) -> Path:
     return tmp_path / "p"
 
 
-
-
 def hero_lines(p: Path) -> dict[str, dict]:
     return {k: v for k, v in lock(p).items() if k.startswith("hero")}
 
@@ -167,9 +165,7 @@ def test_a_changed_approved_job_is_held_until_pick_and_approve(
     write_manifest(p, manifest(hero="a brand new hero image"))  # the template changed
     hero = [j for j in plan_jobs(run, p) if j["asset"] == "hero"]
     live = [j for j in hero if j["outputs"]]
-    assert [(j["status"], j["key"], j["master_of"]) for j in live] == [
-        ("held", approved_key, None)
-    ]
+    assert [(j["status"], j["key"], j["master_of"]) for j in live] == [("held", approved_key, None)]
     assert [j["status"] for j in hero if not j["outputs"]] == ["generate"] * 3
     err = built(run, p)
     assert remote.paid_generations == 4 + 3, "build pays for the 3 new candidates"
@@ -283,9 +279,7 @@ def test_candidates_with_a_seed_ask_for_different_seeds_and_get_different_images
     assert len(shas) == 3
 
 
-def test_candidates_and_approval_are_validated_with_file_and_line(
-    run: Run, tmp_path: Path
-) -> None:
+def test_candidates_and_approval_are_validated_with_file_and_line(run: Run, tmp_path: Path) -> None:
     p = tmp_path / "p"
     write_manifest(
         p,

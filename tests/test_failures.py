@@ -66,11 +66,10 @@ def test_fail_fast_starts_no_new_job_after_a_failure(
 
 
 def test_publish_that_dies_midway_leaves_no_trace(
-    run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, built_sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run(sample, "build")[0] == 0
-    lock_before = (sample / "brandkit.lock").read_bytes()
-    manifest = sample / "brandkit.yaml"
+    lock_before = (built_sample / "brandkit.lock").read_bytes()
+    manifest = built_sample / "brandkit.yaml"
     manifest.write_text(manifest.read_text().replace("#E07A5F", "#E07A50"))
 
     real_link, calls = os.link, []
@@ -82,12 +81,12 @@ def test_publish_that_dies_midway_leaves_no_trace(
         real_link(src, dst, **kw)
 
     monkeypatch.setattr(os, "link", dying_link)
-    code, _, err = run(sample, "build")
+    code, _, err = run(built_sample, "build")
     assert code == 1
     assert err.splitlines()[-1].startswith("error: No space left on device")
-    dist = sample / "dist"
+    dist = built_sample / "dist"
     assert sorted(p.name for p in dist.iterdir()) == ["latest", "v0001"], "no partial version"
-    assert (sample / "brandkit.lock").read_bytes() == lock_before
+    assert (built_sample / "brandkit.lock").read_bytes() == lock_before
     monkeypatch.setattr(os, "link", real_link)
-    code, out, _ = run(sample, "build")
+    code, out, _ = run(built_sample, "build")
     assert code == 0 and "generated 0" in out and "published dist/v0002" in out

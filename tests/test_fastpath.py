@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 import pipeline
 from pipeline import fastpath
-from tests.conftest import Run, assert_published_tree
+from tests.conftest import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,25 +21,10 @@ def fast(project: Path, *args: str) -> int | None:
     return fastpath.try_noop(["-C", str(project), *args])
 
 
-@pytest.fixture(scope="module")
-def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.cli import main
-    from tests.conftest import SAMPLE
-
-    dest = tmp_path_factory.mktemp("built") / "sample"
-    shutil.copytree(
-        SAMPLE, dest, ignore=shutil.ignore_patterns(".brandkit", "dist", "brandkit.lock")
-    )
-    assert main(["-C", str(dest), "build"]) == 0
-    assert_published_tree(dest)
-    return dest
-
-
 @pytest.fixture
-def built(run: Run, built_once: Path, tmp_path: Path) -> Path:
+def built(run: Run, built_sample: Path) -> Path:
     """A built copy of the sample; a copy has new inodes, so status stamps it afresh."""
-    dest = tmp_path / "built"
-    shutil.copytree(built_once, dest, symlinks=True)
+    dest = built_sample
     assert run(dest, "status", "--check")[0] == 0
     assert fast(dest, "build") == 0
     return dest

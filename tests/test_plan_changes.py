@@ -125,4 +125,3 @@ def test_what_the_remote_holds_is_planned_as_remote_at_no_cost(tmp_path: Path) -
     forced = by_asset(plan_of(project, remote=shelf, force=True))["banner"]
     assert [jp.status for jp in forced] == ["generate"], "--force pays again, never asks"
     assert len(shelf.asked) == 1
-

@@ -551,7 +551,7 @@ def test_a_new_version_s_contact_sheet_badges_what_changed_since_the_one_before(
     """publish hands the previous version to the sheet: the badge needs it (issue 15)."""
     project = built(tmp_path)
     manifest = project.root / "brandkit.yaml"
-    manifest.write_text(manifest.read_text().replace('palette: [paper]}', 'palette: [ink]}'))
+    manifest.write_text(manifest.read_text().replace("palette: [paper]}", "palette: [ink]}"))
     assert cli_main(["-C", str(tmp_path), "build"]) == 0
     sheet = (project.root / "dist" / "v0002" / "index.html").read_text()
     assert sheet.count("since v0001") == 1 and "changed since v0001" in sheet

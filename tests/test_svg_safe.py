@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from pipeline.svg_safe import MAX_BYTES, SvgRejected, is_svg, sanitise
+from tests.emulator.foreign import POLL_INTERVAL
 
 SVG = "http://www.w3.org/2000/svg"
 OPEN = f'<svg xmlns="{SVG}" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 64 64">'
@@ -53,7 +54,7 @@ def loopback() -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
     handler = type("Handler", (Requests,), {"seen": seen})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", seen

@@ -44,43 +44,43 @@ def test_the_same_text_is_not_validated_again(
 
 
 def test_an_edit_is_validated_and_a_bad_one_never_remembered(
-    run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, built_sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run(sample, "build")[0] == 0 and planned(run, sample) == 0
-    path = sample / "brandkit.yaml"
+    assert planned(run, built_sample) == 0
+    path = built_sample / "brandkit.yaml"
     good = path.read_text()
     path.write_text("colour_typo: 1\n" + good)
     for _ in range(2):  # refused each time: a manifest with problems is not remembered
-        code, _, err = run(sample, "plan")
+        code, _, err = run(built_sample, "plan")
         assert code == 1 and "colour_typo" in err
     calls = counted(monkeypatch)
     path.write_text(good)  # back to the text that passed: still known
-    assert planned(run, sample) == 0
+    assert planned(run, built_sample) == 0
     assert calls == []
 
 
 @pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_a_schema_change_means_validating_again(
-    run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, built_sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run(sample, "build")[0] == 0 and planned(run, sample) == 0
+    assert planned(run, built_sample) == 0
     text = manifest.schema_text() + " "  # the same schema, other bytes
     monkeypatch.setattr(manifest, "schema_text", lambda: text)
     calls = counted(monkeypatch)
-    assert planned(run, sample) == 0
+    assert planned(run, built_sample) == 0
     assert calls == [1]
 
 
 @pytest.mark.slow  # a few seconds of real deadlines: CI runs it (pytest -m slow)
 def test_a_verdict_for_other_code_is_not_trusted(
-    run: Run, sample: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, built_sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run(sample, "build")[0] == 0 and planned(run, sample) == 0
+    assert planned(run, built_sample) == 0
     from pipeline import fastpath
 
     monkeypatch.setattr(fastpath, "code_fingerprint", lambda: "another brandkit")
     calls = counted(monkeypatch)
-    assert planned(run, sample) == 0
+    assert planned(run, built_sample) == 0
     assert calls == [1]
 
 

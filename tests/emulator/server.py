@@ -16,7 +16,7 @@ from typing import Any
 
 from .cloudflare import Cloudflare
 from .faults import PHASES, Fault, FaultQueue, make_fault
-from .foreign import ForeignServer
+from .foreign import POLL_INTERVAL, ForeignServer
 from .handler import Handler
 from .images import FileRecord, ImageStore, bad_variant
 from .pixeldojo import PixelDojo
@@ -175,7 +175,7 @@ class Emulator:
         self._server = _Server(("127.0.0.1", self._port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": POLL_INTERVAL},
             name="provider-emulator",
             daemon=True,
         )
