@@ -19,14 +19,13 @@ from typing import Any
 import yaml
 
 from .errors import Location, ManifestError, Problem
+from .yaml_bounds import MAX_DEPTH, MAX_NODES, DepthLimitedLoader, TooDeep, alias_bomb
 
 try:  # the C parser is ~10x faster; fall back to the pure-Python one
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-MAX_NODES = 1_000_000
-MAX_DEPTH = 64
 MAX_DIGITS = 100  # an integer longer than this is a mistake in any field (Python stops at 4,300)
 
 PathT = tuple[str | int, ...]
@@ -90,11 +89,38 @@ def read_text(path: Path, display: str) -> str:
         ) from None
 
 
+_TOO_DEEP = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
+
+
 def load_yaml(text: str, file: str) -> Document:
     """Parse one YAML document into plain data with marks; raise ManifestError on any fault."""
-    loader = yaml.SafeLoader if _may_nest_deeply(text) else _Loader
+    node = _compose(text, file)
+    doc = Document(file, None)
+    if node is None:
+        raise ManifestError([Problem(Location(file, 1, 1), "", "the file is empty")])
+    bomb = alias_bomb(node) if "&" in text and "*" in text else None  # aliases need both
+    if bomb is not None:
+        big, path = bomb
+        where = Location(file, big.start_mark.line + 1, big.start_mark.column + 1)
+        message = f"this value expands to more than {MAX_NODES:,} values (an alias bomb?)"
+        raise ManifestError([Problem(where, readable_path(path), message)])
+    builder = _Builder(doc, text)
+    doc.data = builder.build(node, (), 0)
+    if builder.problems:
+        raise ManifestError(builder.problems)
+    return doc
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    """The document's node graph (None: an empty document); a located error otherwise."""
+    loader = DepthLimitedLoader if _may_nest_deeply(text) else _Loader
     try:
         node = yaml.compose(text, Loader=loader)
+    except TooDeep as exc:
+        mark = exc.problem_mark
+        raise ManifestError(
+            [Problem(Location(file, mark.line + 1, mark.column + 1), "", _TOO_DEEP)]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
@@ -103,7 +129,7 @@ def load_yaml(text: str, file: str) -> Document:
         raise ManifestError([hint or Problem(loc, "", f"YAML syntax error: {what}")]) from None
     except yaml.reader.ReaderError as exc:
         position = exc.position
-        if loader is not yaml.SafeLoader:  # libyaml counts UTF-8 bytes, not characters
+        if loader not in (DepthLimitedLoader, yaml.SafeLoader):  # libyaml counts UTF-8 bytes
             position = len(text.encode()[:position].decode("utf-8", "ignore"))
         loc = _location_of(text, position, file)
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
@@ -117,27 +143,12 @@ def load_yaml(text: str, file: str) -> Document:
                 )
             ]
         ) from None
-    except RecursionError:
-        raise ManifestError(
-            [
-                Problem(
-                    Location(file, 1, 1),
-                    "",
-                    f"the document is nested too deeply (more than {MAX_DEPTH} levels)",
-                )
-            ]
-        ) from None
+    except RecursionError:  # pragma: no cover - DepthLimitedLoader stops long before
+        raise ManifestError([Problem(Location(file, 1, 1), "", _TOO_DEEP)]) from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ManifestError([Problem(Location(file, 1, 1), "", f"YAML error: {first}")]) from None
-    doc = Document(file, None)
-    if node is None:
-        raise ManifestError([Problem(Location(file, 1, 1), "", "the file is empty")])
-    builder = _Builder(doc, text)
-    doc.data = builder.build(node, (), 0)
-    if builder.problems:
-        raise ManifestError(builder.problems)
-    return doc
+    return node  # type: ignore[no-any-return]
 
 
 # A comment starts at a '#' after white space (or at the start of a line); `a#b` is text.

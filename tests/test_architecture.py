@@ -178,7 +178,7 @@ def test_nothing_in_pipeline_writes_the_environment() -> None:
 # import from its own stage or an earlier one, never a later one, not even for a type
 # under TYPE_CHECKING (a type from a later stage means the data flows backwards).
 STAGES = [
-    ("load", {"pipeline.load"}),
+    ("load", {"pipeline.load", "pipeline.yaml_bounds"}),
     (
         "validate",
         {"pipeline.manifest", "pipeline.validated", "pipeline.hints", "pipeline.schema_messages"},

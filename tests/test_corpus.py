@@ -107,20 +107,21 @@ GENERATED = [
         "gen-deep-flow-nesting",
         b"kit: {name: acme}\nbrand: {x: " + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
         "the document is nested too deeply",
-        location="1:1",
+        location="2:75",  # the 65th level
         isolate=True,  # the C parser once crashed the process on this
     ),
     Case(
         "gen-deep-flow-nesting-behind-a-hash",  # `a#` is text, not a comment
         b"kit: {name: acme}\nbrand: {x: " + b"[a#," * 100_000 + b"b" + b"]" * 100_000 + b"}\n",
         "the document is nested too deeply",
-        location="1:1",
+        location="2:261",
         isolate=True,
     ),
     Case(
         "gen-deep-flow-nesting-after-a-comment-and-cr-line-breaks",
         b"kit: {name: acme} # note\rbrand: {x: " + b"[" * 100_000 + b"]" * 100_000 + b"}\r",
         "nested too deeply",
+        location="2:75",
         isolate=True,
     ),
     Case(
@@ -130,6 +131,7 @@ GENERATED = [
         + b"]" * 100_000
         + b"}\n",
         "nested too deeply",
+        location="2:75",
         isolate=True,
     ),
 ]

@@ -69,7 +69,23 @@ def test_alias_bomb_is_refused_quickly() -> None:
     for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
     (msg,) = problems("\n".join(lines) + "\n")
+    # g (line 7) is the first anchor whose expansion passes 1,000,000 values: 9^6 lols
+    assert msg.startswith("brandkit.yaml:7:4: g: this value expands to more than 1,000,000")
     assert "alias bomb" in msg
+
+
+def test_a_document_whose_parts_together_pass_the_budget_is_refused_at_its_top() -> None:
+    lines = ["b: &b [" + ",".join(["x"] * 999) + "]"]  # 1,000 values
+    lines += ["m: &m [" + ",".join(["*b"] * 100) + "]"]  # 100,001
+    lines += [f"c{i}: *m" for i in range(10)]  # 11 x 100,001 in all: none alone is a bomb
+    (msg,) = problems("\n".join(lines) + "\n")
+    assert msg.startswith("brandkit.yaml:1:1: this value expands to more than 1,000,000")
+
+
+def test_an_anchor_used_often_within_the_budget_loads_whole() -> None:
+    text = "base: &b {x: 1, y: [2, 3]}\n" + "".join(f"k{i}: *b\n" for i in range(5_000))
+    data = load_yaml(text, "b.yaml").data
+    assert len(data) == 5_001 and data["k4999"] == {"x": 1, "y": [2, 3]}
 
 
 def test_recursive_alias_is_refused() -> None:
@@ -100,17 +116,18 @@ def test_readable_path() -> None:
     assert readable_path(("brand", "a b")) == "brand['a b']"
 
 
-DEEP = "brandkit.yaml:1:1: the document is nested too deeply (more than 64 levels)"
+DEEP = "the document is nested too deeply (more than 64 levels)"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a: " + "[" * 50_000 + "]" * 50_000, DEEP),
-        ("a: " + "{b: " * 50_000 + "}" * 50_000, DEEP),
+        # the 65th level is where it is refused: not at 1:1, not after 50,000 levels
+        ("a: " + "[" * 50_000 + "]" * 50_000, f"brandkit.yaml:1:68: {DEEP}"),
+        ("a: " + "{b: " * 50_000 + "}" * 50_000, f"brandkit.yaml:1:257: {DEEP}"),
         (
             "a:\n" + "".join(" " * i + "- \n" for i in range(0, 600, 2)),
-            "brandkit.yaml:66:129: a[0][0]: nested more than 64 levels deep (a recursive alias?)",
+            f"brandkit.yaml:66:129: {DEEP}",
         ),
     ],
 )
