@@ -97,8 +97,10 @@ def candidate_job(job: Job, i: int) -> Job:
 
 
 def candidate_keys(job: Job) -> tuple[str, ...]:
-    return (job.key, *(content_key(job.provider, job.model, job.spec, i)
-                       for i in range(2, job.candidates + 1)))
+    return (
+        job.key,
+        *(content_key(job.provider, job.model, job.spec, i) for i in range(2, job.candidates + 1)),
+    )
 
 
 def choose(

@@ -53,8 +53,12 @@ def derived_key(
     keys of plain outputs are the same as before it existed."""
     if extra:
         payload_dict = {
-            "format": fmt, "height": int(height), "master": master_key,
-            "v": DERIVE_VERSION, "width": int(width), "x": extra,
+            "format": fmt,
+            "height": int(height),
+            "master": master_key,
+            "v": DERIVE_VERSION,
+            "width": int(width),
+            "x": extra,
         }
         return hashlib.sha256(canonical_json(payload_dict)).hexdigest()
     payload = (

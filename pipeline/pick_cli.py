@@ -34,8 +34,10 @@ def _report(verb: str, result: Changed) -> None:
     from .selectors import selector_of
 
     for choice in result.jobs:
-        state = {"held": ", held: the approved image stays live", "pending": ", not published "
-                 "(approval required)"}.get(choice.state, "")
+        state = {
+            "held": ", held: the approved image stays live",
+            "pending": ", not published (approval required)",
+        }.get(choice.state, "")
         click.echo(
             f"{verb} {selector_of(choice.job)}: candidate {choice.chosen} of "
             f"{len(choice.keys)}{state}"

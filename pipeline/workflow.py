@@ -130,8 +130,15 @@ def plan(
     lock = loaded.project.read_lock()
     prices = {name: s.prices for name, s in loaded.manifest.providers.items() if s.prices}
     return plan_with_choices(
-        loaded.project, loaded.manifest, loaded.jobs, cache, lock,
-        force=force, only=only, prices=prices, remote=remote,
+        loaded.project,
+        loaded.manifest,
+        loaded.jobs,
+        cache,
+        lock,
+        force=force,
+        only=only,
+        prices=prices,
+        remote=remote,
         colours=brand_colours(loaded.manifest),
     )
 
@@ -298,9 +305,7 @@ def status(loaded: Loaded) -> Status:
     changes = [c for _, cs in explained for c in cs]
     review = waiting(choices)
     reasons.extend(review.lines())
-    return Status(
-        current=not reasons, reasons=reasons, paid=paid, waiting=review, changes=changes
-    )
+    return Status(current=not reasons, reasons=reasons, paid=paid, waiting=review, changes=changes)
 
 
 def _dist_problems(project: Project, lock: dict) -> list[str]:
