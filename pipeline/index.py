@@ -38,6 +38,7 @@ class IndexEntry:
     prompt: str | None
     spec: dict[str, Any] = field(default_factory=dict)  # the request, as canonical JSON
     size: int | None = None
+    transform: str | None = None  # LockEntry.transform; written only when not plain ("")
 
     @classmethod
     def from_json(cls, o: dict[str, Any]) -> IndexEntry:
@@ -59,6 +60,7 @@ class IndexEntry:
             prompt=prompt if isinstance(prompt, str) else None,
             spec=spec if isinstance(spec, dict) else {},
             size=o.get("size"),
+            transform=o.get("transform"),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -79,7 +81,7 @@ class IndexEntry:
             "prompt": self.prompt,
             "spec": self.spec,
             "size": self.size,
-        }
+        } | ({"transform": self.transform} if self.transform else {})
 
 
 def entries(index: dict[str, Any] | None) -> dict[str, IndexEntry]:
@@ -157,4 +159,6 @@ def _output(o: Any) -> str | None:
         value = o.get(name)
         if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
             return f"{name} must be a number or null"
+    if o.get("transform") is not None and not isinstance(o["transform"], str):
+        return "transform must be a string or absent"
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 RGB = tuple[int, int, int]
@@ -83,6 +85,15 @@ class OutputTarget:
         if self.text is not None:
             extra["text"] = self.text
         return extra
+
+    def transform_digest(self) -> str:
+        """The lock's record of `transform()`: 16 hex digits, or "" for a plain output. It
+        lets a lost cache tell a published file cut with another fit from this one."""
+        extra = self.transform()
+        if not extra:
+            return ""
+        text = json.dumps(extra, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

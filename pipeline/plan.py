@@ -292,8 +292,10 @@ class _Planner:
         # (Remembered by stat, so an unchanged tree costs an lstat per output.)
         if self.cache.hashes.sha256(f"{self.latest}/{target.path}") != entry.sha256:
             return False, None
-        if target.transform() and key in self.cached:  # fit, ico, text: the lock's key names
-            return getattr(self.cache.get(ck), "sha256", None) == entry.sha256, indexed  # a master
+        if entry.transform is not None:  # fit, ico, text: cut as this output is cut now?
+            return entry.transform == target.transform_digest(), indexed
+        if target.transform() and key in self.cached:  # a version-1 lock: the cut, if cached
+            return getattr(self.cache.get(ck), "sha256", None) == entry.sha256, indexed
         return True, indexed
 
     def published_of(self, asset: str) -> list[IndexEntry]:

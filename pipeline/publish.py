@@ -92,7 +92,8 @@ def _gather(plan: Plan, outcome: Outcome, previous: dict[str, IndexEntry]) -> di
                 entry = previous.get(op.target.path) or op.published
                 if entry is None:
                     raise BrandkitError(f"{op.target.path}: dist/latest changed during the build")
-                outputs[op.target.path] = _Output(replace(entry, asset=op.asset), carried=True)
+                entry = replace(entry, asset=op.asset, transform=op.target.transform_digest())
+                outputs[op.target.path] = _Output(entry, carried=True)
                 continue
             if record is None:  # no job made it, and it is not published: never guess
                 raise BrandkitError(f"{op.target.path}: no image was made; nothing published")
@@ -118,6 +119,7 @@ def _made(jp: JobPlan, op: OutputPlan, record: Record) -> IndexEntry:
         prompt=jp.job.spec.prompt,
         spec=jp.job.spec.canonical(),
         size=record.size,
+        transform=op.target.transform_digest(),
     )
 
 
@@ -135,6 +137,7 @@ def _lock_entry(o: IndexEntry) -> LockEntry:
         cost_usd=finite(o.cost_usd),
         credits=finite(o.credits),
         size=whole(o.size),
+        transform=o.transform,
     )
 
 

@@ -295,6 +295,8 @@ def status(loaded: Loaded) -> Status:
             o.format,
         ):
             changed.append((path, job))
+        elif entry.transform is not None and entry.transform != o.transform_digest():
+            reasons.append(f"cut changed (fit, pad, safe_zone, ico sizes or text): {path}")
     moved, added, gone = status_moves(added, [e for p, e in lock.items() if p not in wanted])
     reasons[:0] = [f"moved: {m.old} -> {m.new}" for m in moved]
     reasons.extend(f"new: {path}" for path, _, _ in added)

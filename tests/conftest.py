@@ -150,7 +150,7 @@ TEXT_CHECKS: dict[str, Callable[[bytes], object]] = {  # outputs that are not ra
 }
 LOCK_FIELDS = (
     "key", "sha256", "width", "height", "format", "provider", "model", "seed", "cost_usd",
-    "credits", "size",
+    "credits", "size", "transform",
 )  # fmt: skip
 _DECODED: dict[str, tuple[str, tuple[int, int]]] = {}  # sha256 -> what Pillow made of it
 
@@ -176,7 +176,7 @@ def assert_published_tree(project: Path) -> None:
     if not lock_path.exists() and not latest.exists():
         return  # nothing published yet (a dry run, a build that planned nothing)
     lines = lock_path.read_text("utf-8").splitlines()
-    assert json.loads(lines[0]).get("brandkit_lock") == 1, "the lock's header"
+    assert json.loads(lines[0]).get("brandkit_lock") == 2, "the lock's header"
     lock = {e["path"]: e for e in map(json.loads, filter(None, lines[1:]))}
     index = json.loads((latest / "index.json").read_text("utf-8"))
     outputs = {o["path"]: o for o in index["outputs"]}

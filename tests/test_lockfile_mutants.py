@@ -24,7 +24,7 @@ from pipeline.lockfile import (
     write_lock,
 )
 
-HEADER = '{"brandkit_lock": 1, "note": "x"}'
+HEADER = '{"brandkit_lock": 2, "note": "x"}'
 
 
 def row(**changes: object) -> dict[str, object]:
@@ -121,13 +121,15 @@ def test_a_blank_line_does_not_end_the_lock(tmp_path: Path) -> None:
     assert sorted(read_lock(lock)) == ["a.png", "b.png"]
 
 
-@pytest.mark.parametrize("header", ['{"brandkit_lock": 2}', "[1]", '{"note": "x"}'])
+@pytest.mark.parametrize(
+    "header", ['{"brandkit_lock": 3}', '{"brandkit_lock": true}', "[1]", '{"note": "x"}']
+)
 def test_a_wrong_header_is_named_as_the_header(tmp_path: Path, header: str) -> None:
     lock = tmp_path / "brandkit.lock"
     lock.write_text(header + "\n" + json.dumps(row()) + "\n")
     with pytest.raises(
         BrandkitError,
-        match=r'^brandkit\.lock:1: not a brandkit lock header \(expected \{"brandkit_lock": 1, '
+        match=r'^brandkit\.lock:1: not a brandkit lock header \(expected \{"brandkit_lock": 2, '
         r"\.\.\.\}\); restore it from git or delete it to rebuild it$",
     ):
         read_lock(lock)

@@ -1,0 +1,96 @@
+"""The lock records how each output was cut (fit, ico sizes, a text's content), so that a
+kit whose cache is gone (a fresh clone, a CI runner) still sees a changed `fit`: the
+published bytes were cut another way and are not up to date. A version-1 lock, which
+did not record it, is still read and trusted as before, so upgrading costs nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pipeline.lockfile import read_lock
+from tests.conftest import Run
+
+BANNER = "email-banner/email-banner-600x200.jpg"
+
+
+def contain_the_banner(project: Path) -> None:
+    manifest = project / "brandkit.yaml"
+    text = manifest.read_text()
+    old = '    sizes: ["600x200"]\n    format: jpg\n'
+    assert old in text
+    manifest.write_text(text.replace(old, old + '    fit: contain\n    pad: "#FFFFFF"\n'))
+
+
+def jobs_by_status(run: Run, project: Path) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for job in run.json(project, "plan")["jobs"]:
+        out.setdefault(job["status"], set()).update(job["assets"])
+    return out
+
+
+def test_the_lock_records_the_cut_of_fitted_icon_and_text_outputs_only(
+    built_sample: Path,
+) -> None:
+    lock = read_lock(built_sample / "brandkit.lock")
+    header = json.loads((built_sample / "brandkit.lock").read_text().splitlines()[0])
+    assert header["brandkit_lock"] == 2
+    assert lock["hero/hero-16x9.png"].transform == ""  # plain: nothing written
+    assert '"transform"' not in json.dumps(
+        [line for line in (built_sample / "brandkit.lock").read_text().splitlines()
+         if '"hero/hero-16x9.png"' in line]
+    )  # fmt: skip
+    for path in ("app-icon/app-icon.ico", "favicon/site.webmanifest", "favicon/favicon.ico"):
+        assert len(lock[path].transform or "") == 16, path
+    index = json.loads((built_sample / "dist/latest/index.json").read_text())
+    by_path = {o["path"]: o for o in index["outputs"]}
+    assert by_path["app-icon/app-icon.ico"]["transform"] == lock["app-icon/app-icon.ico"].transform
+
+
+def test_a_changed_fit_is_stale_even_when_the_cache_is_gone(run: Run, built_sample: Path) -> None:
+    contain_the_banner(built_sample)
+    shutil.rmtree(built_sample / ".brandkit")  # a fresh clone: dist and the lock, no cache
+    statuses = jobs_by_status(run, built_sample)
+    assert statuses.get("generate") == {"email-banner"}, "its master is gone with the cache"
+    assert "email-banner" not in statuses.get("reuse", set())
+    code, out, _ = run(built_sample, "status", "--check")
+    assert code == 1 and f"cut changed (fit, pad, safe_zone, ico sizes or text): {BANNER}" in out
+
+
+def test_a_changed_fit_with_the_cache_is_cut_again_for_nothing(
+    run: Run, built_sample: Path
+) -> None:
+    before = read_lock(built_sample / "brandkit.lock")[BANNER]
+    contain_the_banner(built_sample)
+    code, out, _ = run(built_sample, "status", "--check")
+    assert code == 1 and f"cut changed (fit, pad, safe_zone, ico sizes or text): {BANNER}" in out
+    assert jobs_by_status(run, built_sample)["derive"] == {"email-banner"}
+    code, out, err = run(built_sample, "build")
+    assert code == 0 and "generated 0" in out, err
+    after = read_lock(built_sample / "brandkit.lock")[BANNER]
+    assert after.transform not in ("", before.transform) and after.sha256 != before.sha256
+    shutil.rmtree(built_sample / ".brandkit")
+    assert set(jobs_by_status(run, built_sample)) == {"reuse"}, "the lock names the new cut"
+
+
+def test_a_version_1_lock_without_a_cache_is_trusted_and_rewritten_by_the_next_build(
+    run: Run, built_sample: Path
+) -> None:
+    lock = built_sample / "brandkit.lock"
+    lines = lock.read_text().splitlines()
+    old = [json.dumps({"brandkit_lock": 1, "note": "an older brandkit's lock"})]
+    for line in lines[1:]:
+        item = json.loads(line) if line else None
+        if item is not None:
+            item.pop("transform", None)
+        old.append(json.dumps(item) if item is not None else "")
+    lock.chmod(0o644)
+    lock.write_text("\n".join(old) + "\n")
+    assert all(e.transform is None for e in read_lock(lock).values()), "not known"
+    shutil.rmtree(built_sample / ".brandkit")
+    assert set(jobs_by_status(run, built_sample)) == {"reuse"}, "upgrading pays nothing"
+    code, out, err = run(built_sample, "build")
+    assert code == 0 and "generated 0" in out, err
+    assert json.loads(lock.read_text().splitlines()[0])["brandkit_lock"] == 2
+    assert len(read_lock(lock)["app-icon/app-icon.ico"].transform or "") == 16
