@@ -97,7 +97,12 @@ def _gather(plan: Plan, outcome: Outcome, previous: dict[str, IndexEntry]) -> di
                 continue
             if record is None:  # no job made it, and it is not published: never guess
                 raise BrandkitError(f"{op.target.path}: no image was made; nothing published")
-            outputs[op.target.path] = _Output(_made(jp, op, record), carried=False)
+            made, before = _made(jp, op, record), previous.get(op.target.path)
+            if before is not None and (before.sha256, before.key) == (made.sha256, made.key):
+                # The very image dist/latest holds (a --force whose provider gave the same
+                # bytes with another seed): as published, so the lock still matches it.
+                made = replace(before, asset=op.asset, transform=made.transform)
+            outputs[op.target.path] = _Output(made, carried=False)
     return dict(sorted(outputs.items()))
 
 
