@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from .execute import Failure, Outcome
-    from .jobs import Job
     from .plan import JobPlan, Plan
     from .workflow import BuildResult
 
@@ -263,21 +262,6 @@ def build_summary(result: BuildResult) -> str:
 
 def _count(jobs: list[JobPlan], status: str) -> int:
     return sum(j.status == status for j in jobs)
-
-
-def job_label(job: Job) -> str:
-    """`social[subject=beans]@1:1`: the asset, its matrix combination and the native
-    ratio it is generated at (`WxH` when the ratio has no name), printable whatever the
-    values hold."""
-    from .models import SIZES_1K, SIZES_2K
-
-    dims = (job.spec.width, job.spec.height)
-    ratio = next(
-        (name for table in (SIZES_1K, SIZES_2K) for name, d in table.items() if d == dims),
-        f"{dims[0]}x{dims[1]}",
-    )
-    combo = ",".join(f"{k}={printable(v)}" for k, v in job.matrix)
-    return f"{job.asset}{f'[{combo}]' if combo else ''}@{ratio}"
 
 
 def failure_line(failure: Failure) -> str:
