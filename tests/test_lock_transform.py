@@ -9,6 +9,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from pipeline.errors import BrandkitError
+from pipeline.index import read_index
 from pipeline.lockfile import read_lock
 from tests.conftest import Run
 
@@ -94,3 +98,18 @@ def test_a_version_1_lock_without_a_cache_is_trusted_and_rewritten_by_the_next_b
     assert code == 0 and "generated 0" in out, err
     assert json.loads(lock.read_text().splitlines()[0])["brandkit_lock"] == 2
     assert len(read_lock(lock)["app-icon/app-icon.ico"].transform or "") == 16
+
+
+def test_an_index_whose_transform_is_not_a_string_is_not_a_brandkit_index(
+    tmp_path: Path,
+) -> None:
+    output = {
+        "path": "a.png", "key": "k" * 64, "sha256": "a" * 64, "width": 1, "height": 1,
+        "format": "png", "provider": "local", "model": "m",
+    }  # fmt: skip
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"outputs": [{**output, "transform": "0123456789abcdef"}]}))
+    assert read_index(index, "index.json") is not None
+    index.write_text(json.dumps({"outputs": [{**output, "transform": 5}]}))
+    with pytest.raises(BrandkitError, match=r"outputs\[0\]: transform must be a string"):
+        read_index(index, "index.json")

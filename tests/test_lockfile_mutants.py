@@ -236,3 +236,44 @@ def test_a_non_ascii_path_is_written_as_utf8_not_escaped(tmp_path: Path) -> None
     write_lock(lock, {entry.path: entry})
     assert '"path": "logo/café.png"' in lock.read_text(encoding="utf-8")
     assert read_lock(lock) == {entry.path: entry}
+
+
+# --- transform: how an output was cut (lock version 2) ----------------------------------
+
+
+def test_an_absent_transform_is_plain_in_version_2_and_unknown_in_version_1(
+    tmp_path: Path,
+) -> None:
+    assert read_one(tmp_path, json.dumps(row())).transform == ""
+    old = tmp_path / "old.lock"
+    old.write_text('{"brandkit_lock": 1}\n' + json.dumps(row()) + "\n")
+    (entry,) = read_lock(old).values()
+    assert entry.transform is None
+    given = json.dumps(row(transform="0123456789abcdef"))
+    old.write_text('{"brandkit_lock": 1}\n' + given + "\n")
+    assert next(iter(read_lock(old).values())).transform == "0123456789abcdef"
+
+
+@pytest.mark.parametrize("bad", ["0123456789ABCDEF", "0123456789abcde", "0" * 17, "xyz", 12])
+def test_a_transform_that_is_not_16_lowercase_hex_digits_is_refused(
+    tmp_path: Path, bad: object
+) -> None:
+    with pytest.raises(BrandkitError, match="transform must be 16 hex digits"):
+        read_one(tmp_path, json.dumps(row(transform=bad)))
+
+
+def test_a_transform_is_written_only_when_the_cut_is_not_plain(tmp_path: Path) -> None:
+    fitted = LockEntry(**{**row(path="a.png"), "transform": "0123456789abcdef"})  # type: ignore[arg-type]
+    plain = LockEntry(**row(path="b.png"))  # type: ignore[arg-type]
+    unknown = LockEntry(**{**row(path="c.png"), "transform": None})  # type: ignore[arg-type]
+    text = render_lock({"a.png": fitted, "b.png": plain, "c.png": unknown}).decode()
+    lines = text.splitlines()
+    assert json.loads(lines[0])["brandkit_lock"] == 2
+    assert [json.loads(line).get("transform") for line in lines[1:]] == [
+        "0123456789abcdef",
+        None,
+        None,
+    ]
+    write_lock(tmp_path / "brandkit.lock", {"a.png": fitted, "b.png": plain})
+    back = read_lock(tmp_path / "brandkit.lock")
+    assert (back["a.png"].transform, back["b.png"].transform) == ("0123456789abcdef", "")
