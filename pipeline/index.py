@@ -38,7 +38,9 @@ class IndexEntry:
     prompt: str | None
     spec: dict[str, Any] = field(default_factory=dict)  # the request, as canonical JSON
     size: int | None = None
-    transform: str | None = None  # LockEntry.transform; written only when not plain ("")
+    # LockEntry.transform ("" for a plain cut); None: an older brandkit's index, which did
+    # not record it (not written).
+    transform: str | None = None
 
     @classmethod
     def from_json(cls, o: dict[str, Any]) -> IndexEntry:
@@ -81,7 +83,7 @@ class IndexEntry:
             "prompt": self.prompt,
             "spec": self.spec,
             "size": self.size,
-        } | ({"transform": self.transform} if self.transform else {})
+        } | ({"transform": self.transform} if self.transform is not None else {})
 
 
 def entries(index: dict[str, Any] | None) -> dict[str, IndexEntry]:

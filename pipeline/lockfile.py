@@ -227,8 +227,8 @@ def render_lock(entries: dict[str, LockEntry]) -> bytes:
         for name, default in _OPTIONAL.items():
             if row[name] == default:
                 del row[name]
-        if not row["transform"]:  # plain ("") or unknown (None): the version says which
-            del row["transform"]
+        if row["transform"] == "":  # plain; unknown (None, carried from an older version's
+            del row["transform"]  # index by a partial build) is written as null
         try:
             lines.append(_ENTRY(row))
         except ValueError:  # a NaN or infinity: an unknown number

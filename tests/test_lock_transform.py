@@ -50,6 +50,7 @@ def test_the_lock_records_the_cut_of_fitted_icon_and_text_outputs_only(
     index = json.loads((built_sample / "dist/latest/index.json").read_text())
     by_path = {o["path"]: o for o in index["outputs"]}
     assert by_path["app-icon/app-icon.ico"]["transform"] == lock["app-icon/app-icon.ico"].transform
+    assert by_path["hero/hero-16x9.png"]["transform"] == "", "the index says plain, not unknown"
 
 
 def test_a_changed_fit_is_stale_even_when_the_cache_is_gone(run: Run, built_sample: Path) -> None:
@@ -82,15 +83,7 @@ def test_a_version_1_lock_without_a_cache_is_trusted_and_rewritten_by_the_next_b
     run: Run, built_sample: Path
 ) -> None:
     lock = built_sample / "brandkit.lock"
-    lines = lock.read_text().splitlines()
-    old = [json.dumps({"brandkit_lock": 1, "note": "an older brandkit's lock"})]
-    for line in lines[1:]:
-        item = json.loads(line) if line else None
-        if item is not None:
-            item.pop("transform", None)
-        old.append(json.dumps(item) if item is not None else "")
-    lock.chmod(0o644)
-    lock.write_text("\n".join(old) + "\n")
+    as_version_1(built_sample)
     assert all(e.transform is None for e in read_lock(lock).values()), "not known"
     shutil.rmtree(built_sample / ".brandkit")
     assert set(jobs_by_status(run, built_sample)) == {"reuse"}, "upgrading pays nothing"
@@ -98,6 +91,45 @@ def test_a_version_1_lock_without_a_cache_is_trusted_and_rewritten_by_the_next_b
     assert code == 0 and "generated 0" in out, err
     assert json.loads(lock.read_text().splitlines()[0])["brandkit_lock"] == 2
     assert len(read_lock(lock)["app-icon/app-icon.ico"].transform or "") == 16
+
+
+def as_version_1(project: Path) -> None:
+    """The lock and dist/latest's index as a brandkit before `transform` wrote them."""
+    lock = project / "brandkit.lock"
+    lines = [json.dumps({"brandkit_lock": 1, "note": "an older brandkit's lock"})]
+    for line in lock.read_text().splitlines()[1:]:
+        item = json.loads(line) if line else None
+        if item is not None:
+            item.pop("transform", None)
+        lines.append(json.dumps(item) if item is not None else "")
+    lock.write_text("\n".join(lines) + "\n")
+    index = (project / "dist" / "latest" / "index.json").resolve()
+    data = json.loads(index.read_text())
+    for o in data["outputs"]:
+        o.pop("transform", None)
+    index.chmod(0o644)
+    index.write_text(json.dumps(data))
+    index.chmod(0o444)
+
+
+def test_a_partial_build_after_upgrading_keeps_the_cuts_it_did_not_see_unknown(
+    run: Run, built_sample: Path
+) -> None:
+    """`build --only` carries the other outputs from an older index that never recorded
+    their cut: the lock says so (null), and a fresh clone still trusts them."""
+    as_version_1(built_sample)
+    hero = built_sample / "brandkit.yaml"
+    hero.write_text(hero.read_text().replace("#0F3B4C", "#0F3B4D"))
+    code, _, err = run(built_sample, "build", "--only", "story")
+    assert code == 0, err
+    lock = read_lock(built_sample / "brandkit.lock")
+    assert lock["app-icon/app-icon.ico"].transform is None, "carried: not known, not plain"
+    assert '"transform": null' in (built_sample / "brandkit.lock").read_text()
+    hero.write_text(hero.read_text().replace("#0F3B4D", "#0F3B4C"))
+    shutil.rmtree(built_sample / ".brandkit")
+    statuses = jobs_by_status(run, built_sample)
+    assert "generate" not in statuses or "app-icon" not in statuses["generate"]
+    assert {"app-icon", "favicon"} <= statuses["reuse"], "nothing paid for the upgrade"
 
 
 def test_an_index_whose_transform_is_not_a_string_is_not_a_brandkit_index(

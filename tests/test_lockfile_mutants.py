@@ -269,11 +269,15 @@ def test_a_transform_is_written_only_when_the_cut_is_not_plain(tmp_path: Path) -
     text = render_lock({"a.png": fitted, "b.png": plain, "c.png": unknown}).decode()
     lines = text.splitlines()
     assert json.loads(lines[0])["brandkit_lock"] == 2
-    assert [json.loads(line).get("transform") for line in lines[1:]] == [
+    assert [json.loads(line).get("transform", "absent") for line in lines[1:]] == [
         "0123456789abcdef",
-        None,
+        "absent",
+        None,  # unknown stays unknown: written as null, not read back as plain
+    ]
+    write_lock(tmp_path / "brandkit.lock", {"a.png": fitted, "b.png": plain, "c.png": unknown})
+    back = read_lock(tmp_path / "brandkit.lock")
+    assert [back[p].transform for p in ("a.png", "b.png", "c.png")] == [
+        "0123456789abcdef",
+        "",
         None,
     ]
-    write_lock(tmp_path / "brandkit.lock", {"a.png": fitted, "b.png": plain})
-    back = read_lock(tmp_path / "brandkit.lock")
-    assert (back["a.png"].transform, back["b.png"].transform) == ("0123456789abcdef", "")

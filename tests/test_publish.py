@@ -74,8 +74,9 @@ def test_a_first_publish_writes_a_version_its_index_the_lock_and_latest(
     logo = index["outputs"][2]
     assert list(logo) == [
         "path", "asset", "key", "sha256", "width", "height", "format", "provider", "model",
-        "seed", "cost_usd", "credits", "prompt", "spec", "size",
+        "seed", "cost_usd", "credits", "prompt", "spec", "size", "transform",
     ]  # fmt: skip
+    assert logo["transform"] == "", "a plain cut, said so (an older index has no field)"
     assert (logo["path"], logo["asset"], logo["width"], logo["seed"], logo["prompt"]) == (
         "logo/logo-64x64.png", "logo", 64, 7, "a logo",
     )  # fmt: skip
