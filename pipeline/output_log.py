@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
-from .reasons import Change, Made, compare, say
+from .reasons import CUT_CHANGED, Change, Made, compare, say
 
 if TYPE_CHECKING:
     from .history import Diff
@@ -25,6 +25,8 @@ def explain(old: IndexEntry, new: IndexEntry) -> tuple[str, list[Change]]:
         if (old.width, old.height, old.format) != (new.width, new.height, new.format):
             size = f"{old.width}x{old.height} {old.format} -> {new.width}x{new.height} {new.format}"
             return f"cut again: {size}", []
+        if None not in (old.transform, new.transform) and old.transform != new.transform:
+            return CUT_CHANGED, []
         return "cut again from the same master", []
     changes = compare(
         Made(old.provider, old.model, old.spec), Made(new.provider, new.model, new.spec)

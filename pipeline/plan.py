@@ -28,7 +28,7 @@ from .moves import Move, find_moves
 from .prices import price
 from .project import Project
 from .providers import get_provider
-from .reasons import Change, added_outputs, why
+from .reasons import MISSING, Change, added_outputs, recut_outputs, why
 
 if TYPE_CHECKING:
     from .remote_cache import RemoteCache
@@ -213,10 +213,9 @@ class _Planner:
                 key, group, self.lock, self.old_request, self.colours, self.published_of
             )
         elif "derive" in needs:
-            status = "derive"
-            reason = added_outputs(
-                [(o.target, o.source == "derive") for o in outputs], self.lock
-            ) or (f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master")
+            status, reason = "derive", self.to_cut(outputs)
+        elif "cache" in needs:  # nothing to make, but dist/latest changes (a revert, say)
+            status, reason = "reuse", self.from_cache(key, group, outputs)
         else:
             status, reason = "reuse", "up to date"
         replaced = self.paid_replaced(key, group)
@@ -238,6 +237,25 @@ class _Planner:
             replaces_paid=replaced,
             changes=changes,
         )
+
+    def to_cut(self, outputs: list[OutputPlan]) -> str:
+        """Why outputs are cut from a cached master: added, cut another way, or missing."""
+        cuts = [(o.target, o.source == "derive") for o in outputs]
+        return (
+            added_outputs(cuts, self.lock)
+            or recut_outputs(cuts, self.lock)
+            or f"{sum(o.source == 'derive' for o in outputs)} output(s) to cut from the master"
+        )
+
+    def from_cache(self, key: str, group: list[Job], outputs: list[OutputPlan]) -> str:
+        """Why outputs the cache holds differ from what dist/latest publishes."""
+        cuts = [(o.target, o.source == "cache") for o in outputs]
+        said = recut_outputs(cuts, self.lock) or added_outputs(cuts, self.lock)
+        if said is None:
+            said, _ = why(key, group, self.lock, self.old_request, self.colours, self.published_of)
+        if said == MISSING:  # the lock names this very image: dist/latest lost or changed it
+            said = "dist/latest does not hold it"
+        return f"from the cache: {said}"
 
     def paid_replaced(self, key: str, group: list[Job]) -> list[LockEntry]:
         """The lock entries of this job's outputs that a paid provider made from the very

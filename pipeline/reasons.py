@@ -101,7 +101,7 @@ def why(
     if not entries:
         return added(job, published(job.asset) if published else []), []
     if any(e.key == key for e in entries):
-        return "image missing from cache and dist", []
+        return MISSING, []
     now = made_of(job)
     changes: list[Change] = []
     for j in group:
@@ -156,6 +156,28 @@ def added(job: Job, before: list[IndexEntry]) -> str:
     if job.matrix:
         return ",".join(f"{k}={v}" for k, v in job.matrix) + " added"
     return "new"
+
+
+MISSING = "image missing from cache and dist"
+# An output's cut (OutputTarget.transform_digest) is not the one the lock records. The lock
+# keeps a digest, not the old values, so the reason names what the digest covers.
+CUT_CHANGED = "cut changed (fit, pad, safe_zone, ico sizes or text)"
+
+
+def recut_outputs(
+    outputs: list[tuple[OutputTarget, bool]], lock: Mapping[str, LockEntry]
+) -> str | None:
+    """CUT_CHANGED when an output to cut (flagged True) was published cut another way."""
+    for target, cut in outputs:
+        entry = lock.get(target.path)
+        if (
+            cut
+            and entry is not None
+            and entry.transform is not None
+            and entry.transform != target.transform_digest()
+        ):
+            return CUT_CHANGED
+    return None
 
 
 def added_outputs(

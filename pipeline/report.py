@@ -179,7 +179,8 @@ def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
 def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) -> None:
     out = out or sys.stdout
     for j in plan.jobs:
-        if j.status == "reuse" and not verbose and not j.replaces_paid:
+        changes_dist = any(o.source == "cache" for o in j.outputs)  # not as published
+        if j.status == "reuse" and not verbose and not j.replaces_paid and not changes_dist:
             continue
         spec = j.job.spec
         cost = f"  ${j.estimated_cost_usd:.3f}" if j.status == "generate" else ""
@@ -189,7 +190,7 @@ def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) 
             f"[{j.job.provider}/{j.job.model}] {j.reason}{cost}\n"
         )
         for o in j.outputs:
-            if verbose or o.source not in ("cache", "dist"):
+            if verbose or o.source in ("cache", "derive", "generate"):
                 out.write(f"         -> {o.target.path}\n")
     for m in plan.moved:
         out.write(f"move     {m.old} -> {m.new}\n")
@@ -203,6 +204,12 @@ def files_to_write(plan: Plan) -> int:
     return sum(o.source in ("derive", "generate") for o in plan.outputs)
 
 
+def _from_cache(plan: Plan) -> str:
+    """Reused outputs that are not what dist/latest holds (a revert, a fit changed back)."""
+    cached = sum(o.source == "cache" for o in plan.outputs)
+    return f" ({cached} from the cache)" if cached else ""
+
+
 def plan_summary(plan: Plan) -> str:
     """Jobs (generations) and files (outputs) counted apart, each named."""
     files, cut = len(plan.outputs), files_to_write(plan)
@@ -210,7 +217,7 @@ def plan_summary(plan: Plan) -> str:
         f"{len(plan.jobs)} jobs: {plan.count('generate')} to generate, "
         f"{plan.count('derive')} to derive, {plan.count('reuse')} up to date"
         + (f", {plan.count('remote')} from the remote cache" if plan.count("remote") else "")
-        + f" ({files} files: {cut} to write, {files - cut} reused)"
+        + f" ({files} files: {cut} to write, {files - cut} reused{_from_cache(plan)})"
     ]
     if plan.count("held"):
         parts.append(f"{plan.count('held')} held (approved images stay live)")

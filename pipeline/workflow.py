@@ -21,7 +21,7 @@ from .moves import status_moves
 from .paid_words import describe_paid_replacements, paid_choices
 from .plan import KeysUnder, Plan, only_provider_differs
 from .project import VERSION_RE, Project
-from .reasons import brand_colours, explain_outputs
+from .reasons import CUT_CHANGED, brand_colours, explain_outputs
 
 if TYPE_CHECKING:
     from .approval import Waiting
@@ -296,7 +296,7 @@ def status(loaded: Loaded) -> Status:
         ):
             changed.append((path, job))
         elif entry.transform is not None and entry.transform != o.transform_digest():
-            reasons.append(f"cut changed (fit, pad, safe_zone, ico sizes or text): {path}")
+            reasons.append(f"{CUT_CHANGED}: {path}")
     moved, added, gone = status_moves(added, [e for p, e in lock.items() if p not in wanted])
     reasons[:0] = [f"moved: {m.old} -> {m.new}" for m in moved]
     reasons.extend(f"new: {path}" for path, _, _ in added)

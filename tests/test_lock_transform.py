@@ -145,3 +145,32 @@ def test_an_index_whose_transform_is_not_a_string_is_not_a_brandkit_index(
     index.write_text(json.dumps({"outputs": [{**output, "transform": 5}]}))
     with pytest.raises(BrandkitError, match=r"outputs\[0\]: transform must be a string"):
         read_index(index, "index.json")
+
+
+def test_a_revert_served_by_the_cache_is_shown_as_a_change_not_as_up_to_date(
+    run: Run, built_sample: Path
+) -> None:
+    manifest = built_sample / "brandkit.yaml"
+    original = manifest.read_text()
+    manifest.write_text(original.replace("tea spilling", "tea pouring"))
+    assert run(built_sample, "build")[0] == 0  # v0002: the new prompt
+    manifest.write_text(original)  # git revert: v0001's images are all still cached
+    story = [j for j in run.json(built_sample, "plan")["jobs"] if j["asset"] == "story"]
+    assert [(j["status"], j["reason"]) for j in story] == [
+        ("reuse", 'from the cache: prompt +"spilling" -"pouring"')
+    ]
+    code, out, _ = run(built_sample, "plan")
+    assert code == 0
+    assert 'reuse    story 768x1344 [local/recraft-v4] from the cache: prompt +"spilling"' in out
+    assert "         -> story/story-9x16.webp" in out
+    assert "(38 files: 0 to write, 38 reused (1 from the cache))" in out
+    code, out, _ = run(built_sample, "build")
+    assert code == 0 and "generated 0" in out and "published dist/v0003" in out
+    contain_the_banner(built_sample)
+    assert run(built_sample, "build")[0] == 0
+    manifest.write_text(original)  # the cover cut is cached too
+    (banner,) = [j for j in run.json(built_sample, "plan")["jobs"] if j["asset"] == "email-banner"]
+    assert (banner["status"], banner["reason"]) == (
+        "reuse",
+        "from the cache: cut changed (fit, pad, safe_zone, ico sizes or text)",
+    )

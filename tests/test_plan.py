@@ -94,7 +94,7 @@ def test_a_cached_master_is_derived_and_cached_outputs_reused(
     plan = make_plan(project, jobs, cache, {})
     assert summary(plan) == [
         ("logo", "derive", "2 output(s) to cut from the master"),
-        ("banner", "reuse", "up to date"),
+        ("banner", "reuse", "from the cache: new"),  # nothing published: dist changes
     ]
     assert [o.source for o in plan.outputs] == ["derive", "derive", "cache"]
     assert plan.jobs[0].master is not None and plan.jobs[0].master.sha256

@@ -87,7 +87,7 @@ def test_outputs_are_found_under_their_derived_key(project: Project, cache: Cach
     key = derived_key(banner.key, target.width, target.height, "jpg")  # as derive stores it
     store(cache, key, banner)
     plan = make_plan(project, [logo, banner], cache, {})
-    assert summary(plan)[1] == ("banner", "reuse", "up to date")
+    assert summary(plan)[1] == ("banner", "reuse", "from the cache: new")
     assert [o.cache_key for o in plan.outputs] == [
         derived_key(logo.key, o.width, o.height, o.format) for o in logo.outputs
     ] + [key]
@@ -178,7 +178,8 @@ def test_a_job_with_nothing_to_cut_reads_no_master(project: Project, cache: Cach
     for o in logo.outputs:
         store(cache, derived_key(logo.key, o.width, o.height, o.format), logo)
     reused = make_plan(project, [logo], cache, {})
-    assert summary(reused) == [("logo", "reuse", "up to date")] and reused.jobs[0].master is None
+    assert summary(reused) == [("logo", "reuse", "from the cache: new")]
+    assert reused.jobs[0].master is None
     banner = load(project)[1]
     assert make_plan(project, [banner], cache, {}).jobs[0].master is None  # new: none to read
 
