@@ -28,7 +28,7 @@ from .moves import Move, find_moves
 from .prices import price
 from .project import Project
 from .providers import get_provider
-from .reasons import MISSING, Change, added_outputs, recut_outputs, why
+from .reasons import CUT_CHANGED, MISSING, Change, added_outputs, recut_outputs, why
 
 if TYPE_CHECKING:
     from .remote_cache import RemoteCache
@@ -212,6 +212,8 @@ class _Planner:
             reason, changes = why(
                 key, group, self.lock, self.old_request, self.colours, self.published_of
             )
+            if reason == MISSING and recut_outputs([(o.target, True) for o in outputs], self.lock):
+                reason = f"{CUT_CHANGED}, and the master is in no cache"
         elif "derive" in needs:
             status, reason = "derive", self.to_cut(outputs)
         elif "cache" in needs:  # nothing to make, but dist/latest changes (a revert, say)

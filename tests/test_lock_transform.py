@@ -58,6 +58,10 @@ def test_a_changed_fit_is_stale_even_when_the_cache_is_gone(run: Run, built_samp
     shutil.rmtree(built_sample / ".brandkit")  # a fresh clone: dist and the lock, no cache
     statuses = jobs_by_status(run, built_sample)
     assert statuses.get("generate") == {"email-banner"}, "its master is gone with the cache"
+    (banner,) = [j for j in run.json(built_sample, "plan")["jobs"] if j["status"] == "generate"]
+    assert banner["reason"] == (
+        "cut changed (fit, pad, safe_zone, ico sizes or text), and the master is in no cache"
+    )
     assert "email-banner" not in statuses.get("reuse", set())
     code, out, _ = run(built_sample, "status", "--check")
     assert code == 1 and f"cut changed (fit, pad, safe_zone, ico sizes or text): {BANNER}" in out
