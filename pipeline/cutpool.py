@@ -5,8 +5,9 @@ each wanted output from it, in order, with derive.py. It runs in a pool of worke
 processes, one per core, so cutting uses every core and never holds the event loop's
 GIL. One task per master: what crosses the pipe is the blob's path and the targets
 (bytes), and the outputs' bytes come back; the master is read and decoded once per
-task, in the worker. The parent stores what comes back (the cache is written by one
-process, atomically, as ever).
+task, in the worker (a vector master's renders: one call to resvg's worker per task).
+The parent stores what comes back (the cache is written by one process, atomically, as
+ever).
 
 The pool starts only when a build has cut POOL_FROM outputs: before that, and on a
 single core, `cut` runs in a thread (a pool's start-up, ~0.3 s, is worth it only for
@@ -66,7 +67,7 @@ class Cut:
 def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
     """Read `master`'s blob from the cache at `root` and derive each target from it, in
     order, stopping at the first that fails. The same code in a worker or a thread."""
-    from .derive import derive  # looked up at each call (tests wrap it in process)
+    from .derive import derive, open_master  # looked up at each call (tests wrap derive)
 
     made = Cut()
     try:
@@ -74,13 +75,14 @@ def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
     except (OSError, MemoryError) as exc:
         made.error = _portable(exc)
         return made
+    opened = open_master(data, targets)  # decoded, or its frames rendered, once
     for t in targets:
         if (master.format, master.width, master.height) == (t.format, t.width, t.height):
             made.outputs.append(data)  # the master itself (its blob was gone): same bytes
             continue
         try:
             out = derive(
-                data, t.width, t.height, t.format,
+                opened, t.width, t.height, t.format,
                 fit=t.fit, ico_sizes=t.ico_sizes, text=t.text,
             )  # fmt: skip
         except (OSError, MemoryError) as exc:
