@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from .cache import Cache, Record
 from .jobs import OutputTarget
-from .results import describe
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -89,6 +88,8 @@ def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
             made.error = _portable(exc)
             return made
         except Exception as exc:  # Pillow on bytes a provider sent: the image's fault
+            from .results import describe  # here: a worker imports no more than it uses
+
             made.error = CutError(describe(exc))
             return made
         made.outputs.append(out)
@@ -97,6 +98,8 @@ def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
 
 def _portable(exc: BaseException) -> BaseException:
     """`exc` if it survives the pipe from a worker, else an OSError saying the same."""
+    from .results import describe
+
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
