@@ -6,6 +6,7 @@ render that fails still fails its output alone, with the outputs before it kept.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,18 @@ def test_a_batch_larger_than_the_limit_is_sent_in_parts_in_order(
     assert refused is None
     sizes = [Image.open(io.BytesIO(png)).size for png in drawn]
     assert sizes == [(100, 100), (32, 16), (100, 100)]
+
+
+def test_threads_drawing_at_once_each_get_their_own_pngs() -> None:
+    """Workers are shared within a process, one per thread drawing at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [
+        SQUARE.replace(b"<svg ", f'<svg width="{s}" height="{s}" '.encode()) for s in range(8, 24)
+    ]
+    with ThreadPoolExecutor(4) as threads:
+        drawn = list(threads.map(lambda doc: svg_worker.draw_many([doc, doc]), docs))
+    for side, (pngs, refused) in zip(range(8, 24), drawn, strict=True):
+        assert refused is None
+        assert [Image.open(io.BytesIO(png)).size for png in pngs] == [(side, side)] * 2
+    assert len(svg_worker._idle[os.getpid()]) <= 4

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def manifest(assets: int = 2) -> str:
+def manifest(assets: int = 2, model: str = "recraft-v4") -> str:
     rows = "".join(
         f"  a{i}: {{prompt: 'thing {i}', sizes: ['1:1', '16:9', '64x64', '300x100'], "
         f"formats: [png, webp, jpg]}}\n"
@@ -39,7 +39,7 @@ def manifest(assets: int = 2) -> str:
     )
     return (
         "kit: {name: t}\nbrand: {name: Acme, colors: {ink: '#112233', sky: '#7FA7C9'}}\n"
-        "defaults: {provider: local, model: recraft-v4, palette: [ink, sky]}\n"
+        f"defaults: {{provider: local, model: {model}, palette: [ink, sky]}}\n"
         f"assets:\n{rows}"
     )
 
@@ -97,12 +97,18 @@ def tree(project: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow  # two builds, one starting a pool: ~4 s on an idle 2-core machine
+@pytest.mark.parametrize("model", ["recraft-v4", "recraft-v4-vector"])
 def test_outputs_cut_in_worker_processes_are_the_bytes_derive_makes_in_process(
-    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+    run: Run,
+    tmp_path: Path,
+    pools: list[ProcessPoolExecutor],
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
 ) -> None:
+    """Raster masters (decoded once per task) and vector ones (rendered in one batch)."""
     pooled, threaded = tmp_path / "pooled", tmp_path / "threaded"
-    write_manifest(pooled, manifest())
-    write_manifest(threaded, manifest())
+    write_manifest(pooled, manifest(model=model))
+    write_manifest(threaded, manifest(model=model))
     code, _, err = run(pooled, "build")
     assert code == 0, err
     assert len(pools) == 1, "one pool for the whole build"
