@@ -9,11 +9,14 @@ task, in the worker (a vector master's renders: one call to resvg's worker per t
 The parent stores what comes back (the cache is written by one process, atomically, as
 ever).
 
-The pool starts only when a build has cut POOL_FROM outputs: before that, and on a
-single core, `cut` runs in a thread (a pool's start-up, ~0.3 s, is worth it only for
-more work than that). A no-op build starts no process. Workers start with SIGINT
-ignored (Ctrl-C reaches the whole process group; the parent decides what it means) and
-the pool is shut down at the end of the build, interrupted or not (`close`).
+The pool starts only when a build has cut, or plans to cut (`expect`), POOL_FROM
+outputs: before that, and on a single core, `cut` runs in a thread (a pool's start-up,
+~0.3 s, is worth it only for more work than that). A build that plans enough starts it
+at its first cut: cutting its first masters in threads made the parent import the whole
+derive stage and start resvg workers of its own, and delayed the pool's start. A no-op
+build starts no process. Workers start with SIGINT ignored (Ctrl-C reaches the whole
+process group; the parent decides what it means) and the pool is shut down at the end of
+the build, interrupted or not (`close`).
 """
 
 from __future__ import annotations
@@ -135,14 +138,19 @@ class Cutter:
         self.workers = workers or cpu_workers()
         self._pool: ProcessPoolExecutor | None = None
         self._seen = 0  # outputs asked for so far
+        self._expected = 0  # outputs the build plans to cut
         self.pooled = False  # has this build started a pool?
         # In this process, a thread holds a whole master: at most a few at once.
         self._threads = asyncio.Semaphore(max(1, min(4, self.workers)))
 
+    def expect(self, outputs: int) -> None:
+        """The build plans to cut `outputs` outputs (some may be the master itself)."""
+        self._expected = outputs
+
     async def cut(self, master: Record, targets: list[OutputTarget]) -> Cut:
         """Cut `targets` from `master`, off the event loop."""
         self._seen += len(targets)
-        if self.workers < 2 or self._seen < POOL_FROM:
+        if self.workers < 2 or max(self._seen, self._expected) < POOL_FROM:
             async with self._threads:
                 return await asyncio.to_thread(cut, self.root, master, targets)
         from concurrent.futures.process import BrokenProcessPool

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import pipeline.cutpool
+import pipeline.derive
 from pipeline import workflow
 from pipeline.cache import Cache
 from pipeline.execute import Executor
@@ -182,6 +183,23 @@ def test_a_small_build_cuts_in_process(
     code, _, err = run(tmp_path, "build")
     assert code == 0, err
     assert pools == []
+
+
+def test_a_build_that_plans_enough_outputs_cuts_none_in_process(
+    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first masters are not cut in threads while the pool waits for POOL_FROM."""
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", OUTPUTS)  # more than one master has
+    cuts: list[str] = []
+    real = pipeline.derive.derive
+    monkeypatch.setattr(
+        pipeline.derive, "derive", lambda *a, **k: cuts.append(a[3]) or real(*a, **k)
+    )
+    write_manifest(tmp_path, manifest())
+    code, _, err = run(tmp_path, "build")
+    assert code == 0, err
+    assert len(pools) == 1
+    assert cuts == [], "every output was cut in the pool, none in brandkit's process"
 
 
 def test_cancelling_the_build_shuts_the_pool_down(
