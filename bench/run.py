@@ -829,12 +829,12 @@ loaded = workflow.load(project, {})
 with Cache(project.cache_dir) as cache:
     plan = workflow.plan(loaded, cache)
     executor = Executor(plan, cache, loaded.manifest, project.latest, env={})
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     outcome = asyncio.run(executor.run())
-    wall = time.perf_counter() - start
+    wall, run_cpu = time.perf_counter() - start, time.process_time() - cpu_start
 me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 print(json.dumps({"wall": wall, "derived": outcome.derived, "failures": len(outcome.failures),
-                  "pooled": executor.realiser.cutter.pooled,
+                  "pooled": executor.realiser.cutter.pooled, "run_cpu": run_cpu,
                   "cpu": me.ru_utime + me.ru_stime, "workers_cpu": kids.ru_utime + kids.ru_stime}))
 """
 
@@ -851,7 +851,7 @@ def fill(src, dst):
         return ((sw - cw) / 2, 0, (sw + cw) / 2, sh)
     ch = sw * dh / dw
     return (0, (sh - ch) / 2, sw, (sh + ch) / 2)
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 for path, targets in work:
     with open(path, "rb") as f, Image.open(io.BytesIO(f.read())) as opened:
         image = opened.convert("RGB")
@@ -862,7 +862,7 @@ for path, targets in work:
             out.save(buffer, "PNG", compress_level=6)
         else:
             out.save(buffer, "WEBP", quality=90, method=4)
-print(json.dumps({"wall": time.perf_counter() - start}))
+print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu_start}))
 """
 
 
@@ -900,12 +900,18 @@ def cut_rounds(
             raise HarnessError(f"the cut stage derived {got['derived']} of {kit.outputs}")
         pooled = pooled and got["pooled"]
         stage.append(kit.outputs / got["wall"])
-        cpu.append((got["cpu"] / kit.outputs, got["workers_cpu"] / kit.outputs))
-        bare.append(kit.outputs / child_json(peer, [], bench, work)["wall"])
+        peer_got = child_json(peer, [], bench, work)
+        bare.append(kit.outputs / peer_got["wall"])
+        per = [got["run_cpu"], got["cpu"], got["workers_cpu"], peer_got["cpu"]]
+        cpu.append([c / kit.outputs * 1000 for c in per])
     remove_tree(template)
+    run_ms, all_ms, workers_ms, peer_ms = (statistics.median(c[i] for c in cpu) for i in range(4))
+    cores = os.cpu_count() or 1
     note = (
-        f"CPU per output: brandkit's process {statistics.median(c for c, _ in cpu) * 1000:.2f}"
-        f" ms (plan included), its workers {statistics.median(w for _, w in cpu) * 1000:.2f} ms"
+        f"CPU per output: brandkit's process {run_ms:.2f} ms in the timed run "
+        f"({all_ms:.2f} with the plan), its workers {workers_ms:.2f} ms, the peer "
+        f"{peer_ms:.2f} ms; bound by CPU alone, {cores} idle cores would give "
+        f"{cores * peer_ms / (run_ms + workers_ms):.2f}x"
         f"{'' if pooled else '; NO process pool started'}"
     )
     return statistics.median(stage), statistics.median(bare), note
@@ -952,10 +958,10 @@ import resvg
 docs = json.load(sys.stdin)
 options = resvg.usvg.Options.default()
 options.resources_dir = "/nonexistent/brandkit-renders-read-nothing"
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 for doc in docs:
     resvg.render(resvg.usvg.Tree.from_str(doc, options), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
-print(json.dumps({"wall": time.perf_counter() - start}))
+print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu_start}))
 """
 VECTOR_MASTERS = 200  # x 5 outputs = 1,000
 

@@ -5,14 +5,18 @@ each wanted output from it, in order, with derive.py. It runs in a pool of worke
 processes, one per core, so cutting uses every core and never holds the event loop's
 GIL. One task per master: what crosses the pipe is the blob's path and the targets
 (bytes), and the outputs' bytes come back; the master is read and decoded once per
-task, in the worker. The parent stores what comes back (the cache is written by one
-process, atomically, as ever).
+task, in the worker (a vector master's renders: one call to resvg's worker per task).
+The parent stores what comes back (the cache is written by one process, atomically, as
+ever).
 
-The pool starts only when a build has cut POOL_FROM outputs: before that, and on a
-single core, `cut` runs in a thread (a pool's start-up, ~0.3 s, is worth it only for
-more work than that). A no-op build starts no process. Workers start with SIGINT
-ignored (Ctrl-C reaches the whole process group; the parent decides what it means) and
-the pool is shut down at the end of the build, interrupted or not (`close`).
+The pool starts only when a build has cut, or plans to cut (`expect`), POOL_FROM
+outputs: before that, and on a single core, `cut` runs in a thread (a pool's start-up,
+~0.3 s, is worth it only for more work than that). A build that plans enough starts it
+at its first cut: cutting its first masters in threads made the parent import the whole
+derive stage and start resvg workers of its own, and delayed the pool's start. A no-op
+build starts no process. Workers start with SIGINT ignored (Ctrl-C reaches the whole
+process group; the parent decides what it means) and the pool is shut down at the end of
+the build, interrupted or not (`close`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from typing import TYPE_CHECKING
 
 from .cache import Cache, Record
 from .jobs import OutputTarget
-from .results import describe
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -66,7 +69,7 @@ class Cut:
 def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
     """Read `master`'s blob from the cache at `root` and derive each target from it, in
     order, stopping at the first that fails. The same code in a worker or a thread."""
-    from .derive import derive  # looked up at each call (tests wrap it in process)
+    from .derive import derive, open_master  # looked up at each call (tests wrap derive)
 
     made = Cut()
     try:
@@ -74,19 +77,22 @@ def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
     except (OSError, MemoryError) as exc:
         made.error = _portable(exc)
         return made
+    opened = open_master(data, targets)  # decoded, or its frames rendered, once
     for t in targets:
         if (master.format, master.width, master.height) == (t.format, t.width, t.height):
             made.outputs.append(data)  # the master itself (its blob was gone): same bytes
             continue
         try:
             out = derive(
-                data, t.width, t.height, t.format,
+                opened, t.width, t.height, t.format,
                 fit=t.fit, ico_sizes=t.ico_sizes, text=t.text,
             )  # fmt: skip
         except (OSError, MemoryError) as exc:
             made.error = _portable(exc)
             return made
         except Exception as exc:  # Pillow on bytes a provider sent: the image's fault
+            from .results import describe  # here: a worker imports no more than it uses
+
             made.error = CutError(describe(exc))
             return made
         made.outputs.append(out)
@@ -95,6 +101,8 @@ def cut(root: str, master: Record, targets: list[OutputTarget]) -> Cut:
 
 def _portable(exc: BaseException) -> BaseException:
     """`exc` if it survives the pipe from a worker, else an OSError saying the same."""
+    from .results import describe
+
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
@@ -130,14 +138,19 @@ class Cutter:
         self.workers = workers or cpu_workers()
         self._pool: ProcessPoolExecutor | None = None
         self._seen = 0  # outputs asked for so far
+        self._expected = 0  # outputs the build plans to cut
         self.pooled = False  # has this build started a pool?
         # In this process, a thread holds a whole master: at most a few at once.
         self._threads = asyncio.Semaphore(max(1, min(4, self.workers)))
 
+    def expect(self, outputs: int) -> None:
+        """The build plans to cut `outputs` outputs (some may be the master itself)."""
+        self._expected = outputs
+
     async def cut(self, master: Record, targets: list[OutputTarget]) -> Cut:
         """Cut `targets` from `master`, off the event loop."""
         self._seen += len(targets)
-        if self.workers < 2 or self._seen < POOL_FROM:
+        if self.workers < 2 or max(self._seen, self._expected) < POOL_FROM:
             async with self._threads:
                 return await asyncio.to_thread(cut, self.root, master, targets)
         from concurrent.futures.process import BrokenProcessPool

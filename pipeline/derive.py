@@ -10,6 +10,11 @@ another size the same drawing with its viewBox cropped (svg_render.crop_viewbox)
 ico holds every size of `ico_sizes`, each cut or rendered at that size. derive_fit.py
 holds the fitting.
 
+`derive` takes the master's bytes, or the master opened once for all its outputs
+(`open_master`, as cutpool.py does): then a raster master is decoded once, not once per
+output, and every frame its outputs need from a vector master is rendered in one call to
+resvg's worker process, not one call each. The bytes are the same either way.
+
 Pillow's decompression-bomb protection stays on, with its limit set by images.py from
 the largest native size: masters are expected to be at most 3072x3072 pixels.
 """
@@ -17,16 +22,18 @@ the largest native size: masters are expected to be at most 3072x3072 pixels.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 
 from .derive_fit import check_fit, fill_box, frame_raster, frame_vector
 from .images import limit_pillow, sniff_format
-from .jobs import COVER, Fit
+from .jobs import COVER, Fit, OutputTarget
 
 limit_pillow()
 
-__all__ = ["FORMATS", "derive", "fill_box"]
+__all__ = ["FORMATS", "Master", "derive", "fill_box", "open_master"]
 
 FORMATS = ("png", "jpg", "webp", "ico", "svg")
 ICO_MIN_SIZE = 16
@@ -39,7 +46,7 @@ JPEG_BACKGROUND = (255, 255, 255)
 
 
 def derive(
-    master: bytes,
+    master: bytes | Master,
     width: int,
     height: int,
     fmt: str,
@@ -63,15 +70,75 @@ def derive(
         return text.encode()
     sizes = _check_target(width, height, fmt, ico_sizes)
     check_fit(fit)
-    vector = sniff_format(master) == "svg"
+    opened = master if isinstance(master, Master) else Master(master, _is_vector(master))
     if fmt == "svg":
-        return _svg_output(master, width, height, fit, vector)
-    if vector:
-        frames = [frame_vector(master, w, h, fit) for w, h in sizes]
-    else:
-        image = _open_master(master)
-        frames = [frame_raster(image, w, h, fit) for w, h in sizes]
-    return _encode(frames, fmt)
+        return _svg_output(opened.data, width, height, fit, opened.vector)
+    return _encode([opened.frame(w, h, fit) for w, h in sizes], fmt)
+
+
+Frame = tuple[int, int, Fit]  # a frame's width, height and fit
+
+
+@dataclass
+class Master:
+    """A master opened once for all the outputs cut from it (`open_master`): a raster
+    master is decoded on first use; a vector master's `wanted` frames are all rendered
+    in one call to resvg's worker on first use, and any other frame on its own."""
+
+    data: bytes
+    vector: bool
+    wanted: list[Frame] = field(default_factory=list)
+    _image: Image.Image | None = None
+    _drawn: dict[Frame, bytes] | None = None  # resvg's PNG of each wanted frame drawn
+    _refused: tuple[Frame, BaseException] | None = None  # the wanted frame that failed
+
+    def frame(self, width: int, height: int, fit: Fit) -> Image.Image:
+        """The pixels of one frame of an output, before encoding."""
+        if not self.vector:
+            if self._image is None:
+                self._image = _open_master(self.data)
+            return frame_raster(self._image, width, height, fit)
+        key = (width, height, fit)
+        if self._drawn is None and key in self.wanted:
+            self._draw_wanted()
+        if self._refused is not None and self._refused[0] == key:
+            raise self._refused[1]
+        png = (self._drawn or {}).get(key)
+        return frame_vector(self.data, width, height, fit, png=png)
+
+    def _draw_wanted(self) -> None:
+        from .svg_render import render_many
+
+        drawn, refused = render_many(self.data, self.wanted)
+        self._drawn = dict(zip(self.wanted, drawn, strict=False))
+        if refused is not None:
+            self._refused = (self.wanted[len(drawn)], refused)
+
+
+def open_master(data: bytes, targets: Sequence[OutputTarget] = ()) -> Master:
+    """`data` opened for cutting `targets` from it with derive, in that order."""
+    vector = _is_vector(data)
+    return Master(data, vector, _frames_of(targets) if vector else [])
+
+
+def _is_vector(data: bytes) -> bool:
+    return sniff_format(data) == "svg"
+
+
+def _frames_of(targets: Sequence[OutputTarget]) -> list[Frame]:
+    """The frames derive renders for `targets` from a vector master, in order, once
+    each, up to the first target it would refuse."""
+    frames: list[Frame] = []
+    for t in targets:
+        if t.text is not None or t.format == "svg":
+            continue
+        try:
+            sizes = _check_target(t.width, t.height, t.format, t.ico_sizes)
+            check_fit(t.fit)
+        except Exception:  # derive raises it when that target is cut
+            break
+        frames += [(w, h, t.fit) for w, h in sizes if (w, h, t.fit) not in frames]
+    return frames
 
 
 def _check_target(

@@ -31,11 +31,17 @@ def check_fit(fit: Fit) -> None:
             raise ValueError(f"safe_zone must be in (0, 1], got {fit.safe_zone}")
 
 
-def frame_vector(svg: bytes, width: int, height: int, fit: Fit = COVER) -> Image.Image:
-    """The vector master rendered by resvg at exactly width x height."""
-    from .svg_render import render
+def frame_vector(
+    svg: bytes, width: int, height: int, fit: Fit = COVER, *, png: bytes | None = None
+) -> Image.Image:
+    """The vector master rendered by resvg at exactly width x height (`png`: resvg's
+    render of that frame, already drawn by svg_render.render_many)."""
+    from .svg_render import image_of, render
 
-    image = render(svg, width, height, fit=fit)
+    if png is None:
+        image = render(svg, width, height, fit=fit)
+    else:
+        image = image_of(png, width, height, fit)
     return image.convert("RGB") if fit.pad is not None else image
 
 

@@ -75,6 +75,9 @@ class Executor:
         self.masters = Masters(cache, self.journal, self.notify)
         self.outcome = Outcome()
         self.realiser = Realiser(cache, plan.lock, published, self.outcome)
+        self.realiser.cutter.expect(
+            sum(op.source in ("derive", "generate") for jp in plan.jobs for op in jp.outputs)
+        )
         self._stop = False
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._transfers: dict[str, asyncio.Semaphore] = {}

@@ -3,7 +3,8 @@
 `crop_viewbox` returns the same drawing with its `viewBox` cropped to fill (cover) or
 extended to hold it whole (contain, optionally shrunk to a safe zone and on a pad
 colour) at the output's aspect, and its width and height set to the output's pixels;
-`render` draws that with resvg into an RGBA Pillow image of exactly width x height. Both
+`render` draws that with resvg into an RGBA Pillow image of exactly width x height
+(`render_many`: many frames of one master in one call to resvg's worker). Both
 sanitise first (svg_safe.py; idempotent; the last few masters' results are kept), so
 whatever reaches resvg holds no reference outside the document: rendering never fetches
 or reads anything.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 ViewBox = tuple[float, float, float, float]
+Frame = tuple[int, int, Fit]  # an output's width, height and fit
 DEFAULT_VIEWBOX: ViewBox = (0.0, 0.0, 100.0, 100.0)  # an SVG with no size: resvg's 100x100
 MAX_RENDER_SIDE = 8192
 CLIP_ID = "brandkit-drawing"
@@ -45,12 +47,37 @@ def render(svg: bytes, width: int, height: int, *, fit: Fit = COVER) -> Image.Im
     Raises SvgRejected if `svg` is not a safe SVG or resvg cannot draw it, ValueError
     for a size outside 1..MAX_RENDER_SIDE.
     """
-    from PIL import Image
+    return image_of(draw(framed(svg, width, height, fit)), width, height, fit)
 
+
+def render_many(svg: bytes, frames: list[Frame]) -> tuple[list[bytes], BaseException | None]:
+    """resvg's PNGs of the leading `frames` (width, height, fit) of `svg` that could be
+    drawn, in order, all in one call to the worker, and why the next could not be (None:
+    every frame was drawn). `image_of` makes each what `render` gives."""
+    docs: list[bytes] = []
+    failed: BaseException | None = None
+    for width, height, fit in frames:
+        try:
+            docs.append(framed(svg, width, height, fit))
+        except Exception as exc:  # raised where that frame is asked for, as render would
+            failed = exc
+            break
+    drawn, refused = draw_many(docs)
+    return drawn, refused if refused is not None else failed
+
+
+def framed(svg: bytes, width: int, height: int, fit: Fit = COVER) -> bytes:
+    """The document resvg draws for a width x height output of `svg`: framed, unpadded."""
     if not (0 < width <= MAX_RENDER_SIDE and 0 < height <= MAX_RENDER_SIDE):
         raise ValueError(f"render size must be 1..{MAX_RENDER_SIDE} px, got {width}x{height}")
-    framed = crop_viewbox(svg, width, height, fit=replace(fit, pad=None))
-    with Image.open(io.BytesIO(draw(framed))) as opened:
+    return crop_viewbox(svg, width, height, fit=replace(fit, pad=None))
+
+
+def image_of(png: bytes, width: int, height: int, fit: Fit = COVER) -> Image.Image:
+    """resvg's PNG of a width x height frame as RGBA, on `fit.pad` if it has one."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as opened:
         image = opened.convert("RGBA")
     if image.size != (width, height):  # width/height are integers: never seen
         raise SvgRejected(f"resvg rendered {image.size}, not {width}x{height}")
@@ -75,6 +102,14 @@ def draw(svg: bytes) -> bytes:
     from .svg_worker import draw as draw_isolated
 
     return draw_isolated(svg)
+
+
+def draw_many(svgs: list[bytes]) -> tuple[list[bytes], BaseException | None]:
+    """`draw` of each of `svgs` in one call to the worker, up to the first refused: the
+    PNGs drawn, and that refusal (None: all were drawn)."""
+    from .svg_worker import draw_many as draw_isolated
+
+    return draw_isolated(svgs)
 
 
 def crop_viewbox(svg: bytes, width: int, height: int, *, fit: Fit = COVER) -> bytes:

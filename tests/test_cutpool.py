@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import pipeline.cutpool
+import pipeline.derive
 from pipeline import workflow
 from pipeline.cache import Cache
 from pipeline.execute import Executor
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def manifest(assets: int = 2) -> str:
+def manifest(assets: int = 2, model: str = "recraft-v4") -> str:
     rows = "".join(
         f"  a{i}: {{prompt: 'thing {i}', sizes: ['1:1', '16:9', '64x64', '300x100'], "
         f"formats: [png, webp, jpg]}}\n"
@@ -39,7 +40,7 @@ def manifest(assets: int = 2) -> str:
     )
     return (
         "kit: {name: t}\nbrand: {name: Acme, colors: {ink: '#112233', sky: '#7FA7C9'}}\n"
-        "defaults: {provider: local, model: recraft-v4, palette: [ink, sky]}\n"
+        f"defaults: {{provider: local, model: {model}, palette: [ink, sky]}}\n"
         f"assets:\n{rows}"
     )
 
@@ -97,12 +98,18 @@ def tree(project: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow  # two builds, one starting a pool: ~4 s on an idle 2-core machine
+@pytest.mark.parametrize("model", ["recraft-v4", "recraft-v4-vector"])
 def test_outputs_cut_in_worker_processes_are_the_bytes_derive_makes_in_process(
-    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+    run: Run,
+    tmp_path: Path,
+    pools: list[ProcessPoolExecutor],
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
 ) -> None:
+    """Raster masters (decoded once per task) and vector ones (rendered in one batch)."""
     pooled, threaded = tmp_path / "pooled", tmp_path / "threaded"
-    write_manifest(pooled, manifest())
-    write_manifest(threaded, manifest())
+    write_manifest(pooled, manifest(model=model))
+    write_manifest(threaded, manifest(model=model))
     code, _, err = run(pooled, "build")
     assert code == 0, err
     assert len(pools) == 1, "one pool for the whole build"
@@ -176,6 +183,23 @@ def test_a_small_build_cuts_in_process(
     code, _, err = run(tmp_path, "build")
     assert code == 0, err
     assert pools == []
+
+
+def test_a_build_that_plans_enough_outputs_cuts_none_in_process(
+    run: Run, tmp_path: Path, pools: list[ProcessPoolExecutor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first masters are not cut in threads while the pool waits for POOL_FROM."""
+    monkeypatch.setattr(pipeline.cutpool, "POOL_FROM", OUTPUTS)  # more than one master has
+    cuts: list[str] = []
+    real = pipeline.derive.derive
+    monkeypatch.setattr(
+        pipeline.derive, "derive", lambda *a, **k: cuts.append(a[3]) or real(*a, **k)
+    )
+    write_manifest(tmp_path, manifest())
+    code, _, err = run(tmp_path, "build")
+    assert code == 0, err
+    assert len(pools) == 1
+    assert cuts == [], "every output was cut in the pool, none in brandkit's process"
 
 
 def test_cancelling_the_build_shuts_the_pool_down(
