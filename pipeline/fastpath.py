@@ -39,9 +39,19 @@ def _sha256(path: str | os.PathLike[str]) -> str:
         return "-"
 
 
+_fingerprint: list[str] = []  # this process's, once made
+
+
 def code_fingerprint() -> str:
     """brandkit's version, the interpreter's, and brandkit's source files (so a development
-    checkout that changes the code, without a version bump, is not fooled)."""
+    checkout that changes the code, without a version bump, is not fooled). Made once per
+    process, from the files as they were then: the code this process runs."""
+    if not _fingerprint:
+        _fingerprint.append(_code_fingerprint())
+    return _fingerprint[0]
+
+
+def _code_fingerprint() -> str:
     from . import __version__
 
     h = hashlib.sha256(f"{__version__}\n{sys.version}\n".encode())
