@@ -12,13 +12,13 @@ the right half its complement.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import struct
 import threading
 import uuid
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +68,11 @@ class FileRecord:
 
 
 class ImageStore:
-    """Registry of served files plus an LRU cache of encoded bytes per (w, h, colour, format)."""
+    """Registry of served files; their bytes come from `encode` (cached per process)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._files: dict[str, FileRecord] = {}
-        self._cache: OrderedDict[tuple[int, int, tuple[int, int, int], str], bytes] = OrderedDict()
         # Where a hostile SVG's external references point (the foreign origin's /beacon/...)
         self.beacon = "http://127.0.0.1:9/beacon"
 
@@ -110,20 +109,10 @@ class ImageStore:
             if kind != "wrong_size":
                 return bad_png(kind, width, height)
             record = FileRecord(record.file_id, "", record.prompt, width, height, record.fmt)
-        key = (record.width, record.height, colour_for(record.prompt), record.fmt)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        encoded = encode(*key)
-        with self._lock:
-            self._cache[key] = encoded
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return encoded
+        return encode(record.width, record.height, colour_for(record.prompt), record.fmt)
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)  # pure; shared by every emulator of a test run
 def encode(width: int, height: int, colour: tuple[int, int, int], fmt: str) -> bytes:
     if fmt == "SVG":
         return clean_svg(width, height, colour)
