@@ -27,6 +27,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ POOL_FROM = 24
 # forked child would inherit half-copied. (forkserver measured no faster to start with
 # two workers, and its server outlives the build; see bench/cut_strategies.py.)
 START_METHOD = "spawn"
+PARENT_CHECK_SECONDS = 0.5  # how soon a worker of a killed build ends
 
 
 def cpu_workers() -> int:
@@ -110,8 +112,19 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def _ignore_interrupts() -> None:
+def _start_worker(parent: int) -> None:
+    """A worker ignores Ctrl-C (the build decides what it means) and ends when brandkit's
+    process does. Killed (SIGKILL, the OOM killer, a cancelled CI job), brandkit cannot
+    shut its pool down, and a worker would wait on its task queue for ever, holding the
+    build's stdout and stderr open (a CI step waits for those to close)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:  # an orphan is adopted by init (or a subreaper)
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 @contextlib.contextmanager
@@ -178,7 +191,8 @@ class Cutter:
             self._pool = process.ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context(START_METHOD),
-                initializer=_ignore_interrupts,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

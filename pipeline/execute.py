@@ -27,7 +27,7 @@ from .handoff import Handoff
 from .jobs import Job
 from .journal import Journal, JournalEntry
 from .manifest import Manifest
-from .obtain import UNEXPECTED, Masters, answer, collectable, remove_unkept
+from .obtain import UNEXPECTED, Masters, answer, collectable, drop_stored, remove_unkept, sweep
 from .plan import JobPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone
@@ -132,32 +132,23 @@ class Executor:
                         await asyncio.gather(*self._tasks, return_exceptions=True)
                 finally:
                     await self.realiser.close()  # no cutting process outlives the build
+            self._settle_stored()
             self.outcome.pending = len(self.journal.entries())
         for refusal in self._refused.values():
             if refusal.failure is not None and (refusal.refused or refusal.not_sent):
                 refusal.failure.message += refusal.tally()
         return self.outcome
 
+    def _settle_stored(self) -> None:
+        """A job cancelled while its master was being stored (the store's thread finished
+        it) never dropped its journal entry: it is generated and cached, not in flight."""
+        self.outcome.generated += drop_stored(self.journal, self.cache)
+
     def _sweep_journal(self) -> list[JournalEntry]:
-        """Settle what earlier builds left: drop what is done, report what was lost, and
-        return the paid jobs this plan no longer asks for (still worth collecting)."""
+        """Settle what earlier builds left (obtain.sweep); the paid jobs this plan no
+        longer asks for, still worth collecting."""
         wanted = {j.job.key for j in self.plan.jobs if j.status == "generate"}
-        orphans, lost = [], 0
-        for entry in self.journal.entries():
-            if self.cache.get(entry.key) is not None:
-                self.journal.drop(entry.key)  # stored, but the process died before saying so
-            elif not collectable(entry):
-                lost += 1  # sent, but no id came back: the provider may have charged it
-                self.journal.drop(entry.key)
-            elif entry.key not in wanted and self.session.keys_available(entry.provider):
-                orphans.append(entry)
-        if lost:
-            self.notify(
-                f"note: {lost} request(s) were on their way to a provider when an earlier "
-                "build stopped; they may have been charged, and cannot be collected "
-                "(no id came back)"
-            )
-        return orphans
+        return sweep(self.journal, self.cache, wanted, self.session.keys_available, self.notify)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], provider: str) -> None:
         self._tasks[asyncio.ensure_future(coro)] = provider

@@ -247,6 +247,41 @@ def collectable(entry: JournalEntry | None) -> bool:
     return entry.collectable(ids)
 
 
+def drop_stored(journal: Journal, cache: Cache) -> int:
+    """Drop the journal entries whose master is cached (stored, but the job never said
+    so: killed, or cancelled while the store's thread finished); how many."""
+    stored = [e.key for e in journal.entries() if cache.get(e.key) is not None]
+    for key in stored:
+        journal.drop(key)
+    return len(stored)
+
+
+def sweep(
+    journal: Journal,
+    cache: Cache,
+    wanted: set[str],
+    keys_available: Callable[[str], bool],
+    notify: Callable[[str], None],
+) -> list[JournalEntry]:
+    """Settle what earlier builds left: drop what is done, report what was lost, and
+    return the paid jobs not in `wanted` whose keys are set (still worth collecting)."""
+    drop_stored(journal, cache)
+    orphans, lost = [], 0
+    for entry in journal.entries():
+        if not collectable(entry):
+            lost += 1  # sent, but no id came back: the provider may have charged it
+            journal.drop(entry.key)
+        elif entry.key not in wanted and keys_available(entry.provider):
+            orphans.append(entry)
+    if lost:
+        notify(
+            f"note: {lost} request(s) were on their way to a provider when an earlier "
+            "build stopped; they may have been charged, and cannot be collected "
+            "(no id came back)"
+        )
+    return orphans
+
+
 def _keep(path: Path, key: str) -> Path:
     kept = path.with_name(f"{KEPT_PREFIX}{key}")
     os.replace(path, kept)

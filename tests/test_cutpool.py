@@ -10,6 +10,8 @@ import concurrent.futures.process
 import dataclasses
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +27,7 @@ from pipeline.cache import Cache
 from pipeline.execute import Executor
 from pipeline.project import Project
 from pipeline.results import Outcome
-from tests.conftest import Run, write_manifest
+from tests.conftest import Run, wait_until, write_manifest
 
 pytestmark = pytest.mark.skipif(
     pipeline.cutpool.cpu_workers() < 2, reason="one core: cuts run in a thread, no pool"
@@ -64,9 +66,10 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ProcessPoolExecutor]
     assert_no_worker_left()
 
 
-def worker_pids() -> list[int]:
-    """Our child processes that are multiprocessing workers (read from /proc: the
-    resource tracker, also a child, is not one)."""
+def worker_pids(parent: int | None = None) -> list[int]:
+    """The child processes of `parent` (this process by default) that are multiprocessing
+    workers (read from /proc: the resource tracker, also a child, is not one)."""
+    parent = os.getpid() if parent is None else parent
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -77,7 +80,7 @@ def worker_pids() -> list[int]:
         except OSError:
             continue
         ppid = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid"))
-        if int(ppid) == os.getpid() and b"spawn_main" in cmdline:
+        if int(ppid) == parent and b"spawn_main" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -226,3 +229,33 @@ def test_cancelling_the_build_shuts_the_pool_down(
     assert len(pools) == 1
     assert_no_worker_left()
     assert half_written(cache_dir) == []
+
+
+@pytest.mark.slow  # a real build killed mid-cut: ~5 s
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_killed_build_leaves_no_worker_holding_its_output_open(tmp_path: Path) -> None:
+    """SIGKILL (the OOM killer, a cancelled CI job) gives brandkit no chance to shut its
+    pool down: the workers notice and end, so the build's pipes close (a CI step waits
+    for them) and nothing keeps running."""
+    write_manifest(tmp_path, manifest(assets=12))  # 144 outputs: the pool starts at once
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRANDKIT_")}
+    build = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "-C", str(tmp_path), "build"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: worker_pids(build.pid) or build.poll() is not None,
+            message="the build never started its pool",
+        )
+        workers = worker_pids(build.pid)
+        assert workers, "the build ended before its pool was seen"
+        build.kill()
+        build.communicate(timeout=30)  # returns once no worker holds stdout/stderr
+    finally:
+        build.kill()
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers),
+        timeout=30,
+        message=f"pool workers {workers} outlived the killed build",
+    )

@@ -100,3 +100,21 @@ def test_get_hands_out_a_copy(tmp_path: Path) -> None:
     assert entry is not None
     entry.ids["taskUUID"] = "changed"
     assert j.get("k1").ids["taskUUID"] == "t-1"  # type: ignore[union-attr]
+
+
+def test_an_entry_whose_master_is_cached_is_settled_not_left_in_flight(tmp_path: Path) -> None:
+    """A job cancelled while its master was being stored (the store's thread finished
+    it) left its entry: the build counts it as generated, not as in flight."""
+    from pipeline.cache import Cache, RecordMeta
+    from pipeline.obtain import drop_stored
+
+    journal, cache = Journal(tmp_path / "j"), Cache(tmp_path / "cache")
+    try:
+        journal.record("stored", provider="runware", taskUUID="t-1")
+        journal.record("flying", provider="runware", taskUUID="t-2")
+        cache.put("stored", b"png bytes", RecordMeta(1, 1, "png", "runware", "m"))
+        assert drop_stored(journal, cache) == 1
+        assert [e.key for e in journal.entries()] == ["flying"]
+        assert drop_stored(journal, cache) == 0
+    finally:
+        cache.close()
