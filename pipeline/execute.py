@@ -27,7 +27,16 @@ from .handoff import Handoff
 from .jobs import Job
 from .journal import Journal, JournalEntry
 from .manifest import Manifest
-from .obtain import UNEXPECTED, Masters, answer, collectable, drop_stored, remove_unkept, sweep
+from .obtain import (
+    UNEXPECTED,
+    Masters,
+    answer,
+    collectable,
+    drop_stored,
+    landed,
+    remove_unkept,
+    sweep,
+)
 from .plan import JobPlan, Plan
 from .providers import get_provider
 from .providers.base import Generated, JobGone
@@ -140,13 +149,11 @@ class Executor:
         return self.outcome
 
     def _settle_stored(self) -> None:
-        """A job cancelled while its master was being stored (the store's thread finished
-        it) never dropped its journal entry: it is generated and cached, not in flight."""
+        """A job cancelled as its master landed (obtain.landed): generated, not in flight."""
         self.outcome.generated += drop_stored(self.journal, self.cache)
 
     def _sweep_journal(self) -> list[JournalEntry]:
-        """Settle what earlier builds left (obtain.sweep); the paid jobs this plan no
-        longer asks for, still worth collecting."""
+        """Settle what earlier builds left (obtain.sweep): the paid jobs to collect."""
         wanted = {j.job.key for j in self.plan.jobs if j.status == "generate"}
         return sweep(self.journal, self.cache, wanted, self.session.keys_available, self.notify)
 
@@ -281,13 +288,15 @@ class Executor:
             result, resumed = await self._obtain(jp)
         result = await self._fetch(job.key, job.provider, result)
         provider = get_provider(job.provider)
-        record = await self.masters.store(
-            job.key,
-            job.provider,
-            job.model,
-            job.spec.canonical(),
-            result,
-            self_drawn=provider.self_drawn,
+        record = await landed(
+            self.masters.store(
+                job.key,
+                job.provider,
+                job.model,
+                job.spec.canonical(),
+                result,
+                self_drawn=provider.self_drawn,
+            )
         )
         self.journal.drop(job.key)
         self.outcome.generated += 1

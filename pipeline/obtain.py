@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -245,6 +245,19 @@ def collectable(entry: JournalEntry | None) -> bool:
     except BrandkitError:
         ids = ()
     return entry.collectable(ids)
+
+
+async def landed(store: Coroutine[Any, Any, Record]) -> Record:
+    """A paid image being stored is stored though Ctrl-C cancels its job meanwhile (the
+    run then settles its journal entry); a second Ctrl-C stops waiting."""
+    storing = asyncio.ensure_future(store)
+    try:
+        return await asyncio.shield(storing)
+    except asyncio.CancelledError:
+        await asyncio.wait([storing])
+        if not storing.cancelled():
+            storing.exception()  # retrieved: its failure is the next build's to see
+        raise
 
 
 def drop_stored(journal: Journal, cache: Cache) -> int:
