@@ -100,7 +100,7 @@ def _parse(name: str, data: bytes) -> dict[str, LockEntry]:
     entries: dict[str, LockEntry] = {}
     plain: str | None = None  # what an absent transform means: plain (v2), unknown (v1)
     for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+        if not line.strip() and n > 1:  # the header is line 1, always
             continue
         try:
             item = json.loads(line)
@@ -134,7 +134,7 @@ _STRINGS = ("path", "key", "sha256", "format", "provider", "model")
 _INTS = ("width", "height")
 
 
-def _entry(item: object, plain: str | None = "") -> LockEntry:
+def _entry(item: object, plain: str | None) -> LockEntry:
     """One line's entry, every field of the type it must have (`plain`: the transform of
     a line that records none)."""
     if not isinstance(item, dict):

@@ -258,7 +258,11 @@ def test_an_absent_transform_is_plain_in_version_2_and_unknown_in_version_1(
 def test_a_transform_that_is_not_16_lowercase_hex_digits_is_refused(
     tmp_path: Path, bad: object
 ) -> None:
-    with pytest.raises(BrandkitError, match="transform must be 16 hex digits"):
+    with pytest.raises(
+        BrandkitError,
+        match=r": not a valid lock entry \(transform must be 16 hex digits, or absent for a "
+        r"plain output\); restore",
+    ):
         read_one(tmp_path, json.dumps(row(transform=bad)))
 
 
@@ -281,3 +285,16 @@ def test_a_transform_is_written_only_when_the_cut_is_not_plain(tmp_path: Path) -
         "",
         None,
     ]
+
+
+def test_a_lock_whose_first_line_is_not_its_header_is_refused(tmp_path: Path) -> None:
+    lock = tmp_path / "brandkit.lock"
+    lock.write_text("\n" + HEADER + "\n" + json.dumps(row()) + "\n")  # a blank line first
+    with pytest.raises(BrandkitError, match=r"^brandkit\.lock:1: not a brandkit lock header"):
+        read_lock(lock)
+
+
+def test_blank_lines_after_the_header_are_allowed_anywhere(tmp_path: Path) -> None:
+    lock = tmp_path / "brandkit.lock"
+    lock.write_text(HEADER + "\n\n" + json.dumps(row()) + "\n\n")  # a merge may leave these
+    assert list(read_lock(lock)) == ["logo/icon.png"]
