@@ -83,3 +83,11 @@ def status_moves(
             left.append((path, job, t))
     olds = {m.old for m in moves}
     return moves, left, [e for e in removed if e.path not in olds]
+
+
+def moves_are_up_to_date(plans: list[JobPlan], moved: set[str]) -> None:
+    """A reused job whose only outputs from the cache are moves (the move says so)."""
+    for p in plans:
+        cached = [o.target.path for o in p.outputs if o.source == "cache"]
+        if p.status == "reuse" and cached and set(cached) <= moved:
+            p.reason = "up to date"

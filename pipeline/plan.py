@@ -24,7 +24,7 @@ from .index import IndexEntry, entries
 from .jobs import RGB, Job, OutputTarget
 from .keys import content_key, derived_key
 from .lockfile import LockEntry, lock_digest
-from .moves import Move, find_moves
+from .moves import Move, find_moves, moves_are_up_to_date
 from .prices import price
 from .project import Project
 from .providers import get_provider
@@ -91,6 +91,16 @@ class Plan:
     def outputs(self) -> list[OutputPlan]:
         return [o for j in self.jobs for o in j.outputs]
 
+    def from_cache(self) -> set[str]:
+        """Paths whose bytes the cache holds but dist/latest does not publish (a revert,
+        a fit changed back): not made, but changed. A move's new path is not one."""
+        moved = {m.new for m in self.moved}
+        return {
+            o.target.path
+            for o in self.outputs
+            if o.source == "cache" and o.target.path not in moved
+        }
+
     def paid_replacements(self) -> dict[tuple[str, str], int]:
         """Outputs published from a paid provider that this plan would replace with another
         provider's images, nothing else having changed: (old, new provider) -> count."""
@@ -148,6 +158,7 @@ def make_plan(
             p.status, p.reason = "remote", "in the shared remote cache"
     removed = [] if only else [e for p, e in sorted(lock.items()) if p not in wanted_paths]
     moved, removed = find_moves(removed, plans, lock)
+    moves_are_up_to_date(plans, {m.new for m in moved})
     unknown = {
         f"{p.job.provider}/{p.job.model}"
         for p in plans

@@ -178,8 +178,9 @@ def print_plan_json(plan: Plan, out: TextIO | None = None) -> None:
 
 def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) -> None:
     out = out or sys.stdout
+    from_cache = plan.from_cache()
     for j in plan.jobs:
-        changes_dist = any(o.source == "cache" for o in j.outputs)  # not as published
+        changes_dist = any(o.target.path in from_cache for o in j.outputs)
         if j.status == "reuse" and not verbose and not j.replaces_paid and not changes_dist:
             continue
         spec = j.job.spec
@@ -190,7 +191,7 @@ def print_plan(plan: Plan, out: TextIO | None = None, *, verbose: bool = False) 
             f"[{j.job.provider}/{j.job.model}] {j.reason}{cost}\n"
         )
         for o in j.outputs:
-            if verbose or o.source in ("cache", "derive", "generate"):
+            if verbose or o.source in ("derive", "generate") or o.target.path in from_cache:
                 out.write(f"         -> {o.target.path}\n")
     for m in plan.moved:
         out.write(f"move     {m.old} -> {m.new}\n")
@@ -206,7 +207,7 @@ def files_to_write(plan: Plan) -> int:
 
 def _from_cache(plan: Plan) -> str:
     """Reused outputs that are not what dist/latest holds (a revert, a fit changed back)."""
-    cached = sum(o.source == "cache" for o in plan.outputs)
+    cached = len(plan.from_cache())
     return f" ({cached} from the cache)" if cached else ""
 
 

@@ -32,6 +32,7 @@ def test_a_renamed_output_is_planned_and_stale_as_a_move_and_costs_nothing(
     out = run(p, "plan")[1]
     assert "move     icon/icon-1x1.png -> brand/icon-1x1.png\n" in out
     assert "remove " not in out and "; 1 files to move;" in out
+    assert "from the cache" not in out and "reuse " not in out, "the move line says it all"
     plan = valid("plan", run.json(p, "plan"))
     assert [(m["from"], m["to"]) for m in plan["moved"]] == [
         ("icon/icon-1x1.png", "brand/icon-1x1.png")
