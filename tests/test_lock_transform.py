@@ -15,6 +15,7 @@ from pipeline.errors import BrandkitError
 from pipeline.index import read_index
 from pipeline.lockfile import read_lock
 from tests.conftest import Run
+from tests.test_build import statuses
 
 BANNER = "email-banner/email-banner-600x200.jpg"
 
@@ -25,13 +26,6 @@ def contain_the_banner(project: Path) -> None:
     old = '    sizes: ["600x200"]\n    format: jpg\n'
     assert old in text
     manifest.write_text(text.replace(old, old + '    fit: contain\n    pad: "#FFFFFF"\n'))
-
-
-def jobs_by_status(run: Run, project: Path) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for job in run.json(project, "plan")["jobs"]:
-        out.setdefault(job["status"], set()).update(job["assets"])
-    return out
 
 
 def test_the_lock_records_the_cut_of_fitted_icon_and_text_outputs_only(
@@ -56,13 +50,13 @@ def test_the_lock_records_the_cut_of_fitted_icon_and_text_outputs_only(
 def test_a_changed_fit_is_stale_even_when_the_cache_is_gone(run: Run, built_sample: Path) -> None:
     contain_the_banner(built_sample)
     shutil.rmtree(built_sample / ".brandkit")  # a fresh clone: dist and the lock, no cache
-    statuses = jobs_by_status(run, built_sample)
-    assert statuses.get("generate") == {"email-banner"}, "its master is gone with the cache"
+    planned = statuses(run, built_sample)
+    assert planned.get("generate") == {"email-banner"}, "its master is gone with the cache"
     (banner,) = [j for j in run.json(built_sample, "plan")["jobs"] if j["status"] == "generate"]
     assert banner["reason"] == (
         "cut changed (fit, pad, safe_zone, ico sizes or text), and the master is in no cache"
     )
-    assert "email-banner" not in statuses.get("reuse", set())
+    assert "email-banner" not in planned.get("reuse", set())
     code, out, _ = run(built_sample, "status", "--check")
     assert code == 1 and f"cut changed (fit, pad, safe_zone, ico sizes or text): {BANNER}" in out
 
@@ -74,13 +68,13 @@ def test_a_changed_fit_with_the_cache_is_cut_again_for_nothing(
     contain_the_banner(built_sample)
     code, out, _ = run(built_sample, "status", "--check")
     assert code == 1 and f"cut changed (fit, pad, safe_zone, ico sizes or text): {BANNER}" in out
-    assert jobs_by_status(run, built_sample)["derive"] == {"email-banner"}
+    assert statuses(run, built_sample)["derive"] == {"email-banner"}
     code, out, err = run(built_sample, "build")
     assert code == 0 and "generated 0" in out, err
     after = read_lock(built_sample / "brandkit.lock")[BANNER]
     assert after.transform not in ("", before.transform) and after.sha256 != before.sha256
     shutil.rmtree(built_sample / ".brandkit")
-    assert set(jobs_by_status(run, built_sample)) == {"reuse"}, "the lock names the new cut"
+    assert set(statuses(run, built_sample)) == {"reuse"}, "the lock names the new cut"
 
 
 def test_a_version_1_lock_without_a_cache_is_trusted_and_rewritten_by_the_next_build(
@@ -90,7 +84,7 @@ def test_a_version_1_lock_without_a_cache_is_trusted_and_rewritten_by_the_next_b
     as_version_1(built_sample)
     assert all(e.transform is None for e in read_lock(lock).values()), "not known"
     shutil.rmtree(built_sample / ".brandkit")
-    assert set(jobs_by_status(run, built_sample)) == {"reuse"}, "upgrading pays nothing"
+    assert set(statuses(run, built_sample)) == {"reuse"}, "upgrading pays nothing"
     code, out, err = run(built_sample, "build")
     assert code == 0 and "generated 0" in out, err
     assert json.loads(lock.read_text().splitlines()[0])["brandkit_lock"] == 2
@@ -131,9 +125,9 @@ def test_a_partial_build_after_upgrading_keeps_the_cuts_it_did_not_see_unknown(
     assert '"transform": null' in (built_sample / "brandkit.lock").read_text()
     hero.write_text(hero.read_text().replace("#0F3B4D", "#0F3B4C"))
     shutil.rmtree(built_sample / ".brandkit")
-    statuses = jobs_by_status(run, built_sample)
-    assert "generate" not in statuses or "app-icon" not in statuses["generate"]
-    assert {"app-icon", "favicon"} <= statuses["reuse"], "nothing paid for the upgrade"
+    planned = statuses(run, built_sample)
+    assert "generate" not in planned or "app-icon" not in planned["generate"]
+    assert {"app-icon", "favicon"} <= planned["reuse"], "nothing paid for the upgrade"
 
 
 def test_an_index_whose_transform_is_not_a_string_is_not_a_brandkit_index(
